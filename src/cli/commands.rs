@@ -1,0 +1,180 @@
+//! The subcommands.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::output;
+use super::{CmdResult, Selection};
+use crate::engine::cache::Cache;
+use crate::engine::executor::{Outcome, RunOptions, execute};
+use crate::engine::maintenance::{self, RunGuard, human_bytes};
+use crate::engine::plan::{PlanState, statuses};
+use crate::engine::progress::ProgressView;
+use crate::engine::session::{Request, Session, project_root};
+use crate::engine::{EngineError, Registry};
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+fn request(sel: &Selection) -> Request {
+    Request {
+        manifest: sel.manifest.clone(),
+        profile: sel.profile.clone(),
+        sets: sel.sets.clone(),
+        backend: sel.backend.clone(),
+        cache: sel.cache.clone(),
+        results: sel.results.clone(),
+    }
+}
+
+fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
+    let registry = crate::stages::registry()?;
+    let session = Session::open(&registry, &request(sel))?;
+    let cache = Cache::open(&session.cache_dir)?;
+    Ok((registry, session, cache))
+}
+
+/// `mexp run`.
+pub fn run(sel: &Selection, jobs: usize, threads: Option<usize>, keep_going: bool, quiet: bool) -> CmdResult {
+    let t0 = Instant::now();
+    let (registry, session, cache) = open(sel)?;
+    let _guard = RunGuard::shared(&cache)?;
+    let plan = &session.plan;
+    let before = statuses(plan, &cache);
+    let cached = before.iter().filter(|s| s.state == PlanState::Cached).count();
+    let quiet = quiet || sel.json;
+    if !quiet {
+        if let Some(sw) = &session.sweep {
+            eprintln!("sweep: {} variants, {} unique stages ({} cached, {} to run)", sw.points.len(), plan.jobs.len(), cached, plan.jobs.len() - cached);
+        } else if cached < plan.jobs.len() {
+            eprintln!("{}: {} stages ({} cached, {} to run)", session.manifest.experiment.name, plan.jobs.len(), cached, plan.jobs.len() - cached);
+        }
+    }
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted twice: exiting now (nothing half-written is ever trusted)");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupting: stopping running stages; finished work stays cached (Ctrl-C again to exit now)");
+    });
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = ProgressView::new(plan.jobs.len(), quiet);
+    let report = execute(plan, &registry, &cache, &RunOptions { jobs, threads, keep_going }, &CANCEL, &progress)?;
+    progress.finish();
+    let summaries = crate::engine::results::publish(plan, &report, &cache, &session.results_dir, session.sweep.as_ref())?;
+    let failed = report.outcomes.iter().any(|o| matches!(o, Outcome::Failed(_)));
+    let interrupted = CANCEL.load(Ordering::SeqCst);
+    if sel.json {
+        output::print_json(&output::run_json(&session, &report, &before));
+    } else {
+        output::print_run(&session, &report, &before, &summaries, t0.elapsed().as_secs_f64());
+    }
+    if interrupted {
+        return Err(EngineError::Interrupted);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `mexp plan`.
+pub fn plan(sel: &Selection) -> CmdResult {
+    let (_registry, session, cache) = open(sel)?;
+    let st = statuses(&session.plan, &cache);
+    if sel.json {
+        output::print_json(&output::plan_json(&session, &st));
+    } else {
+        output::print_plan(&session, &st);
+    }
+    Ok(0)
+}
+
+/// `mexp show`.
+pub fn show(sel: &Selection, stage: &str, variant: Option<&str>) -> CmdResult {
+    let (registry, session, cache) = open(sel)?;
+    let plan = &session.plan;
+    let vi = match variant {
+        None => 0,
+        Some(v) => plan.variants.iter().position(|x| x.name == v).ok_or_else(|| EngineError::Usage(format!("no variant `{v}`; variants: {}", plan.variants.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "))))?,
+    };
+    let Some(&j) = plan.index.get(&(vi, stage.to_string())) else {
+        let names: Vec<&str> = plan.variants[vi].experiment.stages.iter().map(|s| s.name.as_str()).collect();
+        let hint = crate::engine::diag::did_you_mean(stage, names.iter().copied()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        return Err(EngineError::Usage(format!("no stage `{stage}` in {}{hint}; stages: {}", sel.manifest.display(), names.join(", "))));
+    };
+    let st = statuses(plan, &cache);
+    let value = output::show_json(&session, &registry, j, &st[j]);
+    if sel.json {
+        output::print_json(&value);
+    } else {
+        output::print_show(&value);
+    }
+    Ok(0)
+}
+
+/// `mexp stages`.
+pub fn stages(kind: Option<&str>) -> CmdResult {
+    let registry = crate::stages::registry()?;
+    match kind {
+        Some(k) => {
+            let spec = registry.catalog.get(k).ok_or_else(|| {
+                let hint = crate::engine::diag::did_you_mean(k, registry.catalog.names()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                EngineError::Usage(format!("unknown stage kind `{k}`{hint}; `mexp stages` lists them"))
+            })?;
+            print!("{}", output::kind_text(spec));
+        }
+        None => {
+            for spec in registry.catalog.kinds() {
+                println!("{:<20} {}", spec.kind, spec.doc);
+            }
+            println!("\n`mexp stages <kind>` shows a kind's parameters, defaults, inputs and outputs.");
+        }
+    }
+    Ok(0)
+}
+
+/// `mexp verify`.
+pub fn verify(cache_dir: &Path) -> CmdResult {
+    if !cache_dir.join("objects").is_dir() {
+        return Err(EngineError::Usage(format!("{} is not a mexp cache (no objects/ folder)", cache_dir.display())));
+    }
+    let cache = Cache::open(cache_dir)?;
+    let t0 = Instant::now();
+    let r = maintenance::verify(&cache)?;
+    let secs = t0.elapsed().as_secs_f64();
+    println!("verified {} objects ({}) in {secs:.2} s", r.objects, human_bytes(r.bytes));
+    for d in &r.corrupt {
+        println!("corrupt: {d} (moved to {}; it will be recomputed)", cache.root().join("corrupt").display());
+    }
+    for k in &r.incomplete_records {
+        println!("incomplete record: {k} (its stage will rerun)");
+    }
+    Ok(if r.corrupt.is_empty() { 0 } else { 1 })
+}
+
+/// `mexp gc`.
+pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult {
+    let registry = crate::stages::registry()?;
+    let cache_dir = cache.unwrap_or_else(|| project_root(&keep[0]).join("cache"));
+    let cache = Cache::open(&cache_dir)?;
+    let mut sessions = Vec::new();
+    for m in keep {
+        let manifest = crate::engine::manifest::Manifest::load(m)?;
+        let mut profiles: Vec<Option<String>> = vec![None];
+        profiles.extend(manifest.profiles.keys().cloned().map(Some));
+        for profile in profiles {
+            let req = Request { manifest: m.clone(), profile, backend: "flex".into(), cache: Some(cache_dir.clone()), ..Default::default() };
+            sessions.push(Session::open(&registry, &req)?);
+        }
+    }
+    let refs: Vec<&Session> = sessions.iter().collect();
+    let r = maintenance::gc(&cache, &refs, dry_run)?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!(
+        "kept {} records; {verb} {} records and {} objects, freeing {}{}",
+        r.kept_records,
+        r.removed_records,
+        r.removed_objects,
+        human_bytes(r.freed_bytes),
+        if dry_run { " (dry run: nothing deleted)" } else { "" }
+    );
+    Ok(0)
+}

@@ -1,0 +1,158 @@
+//! The `mexp` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::EngineError;
+
+mod commands;
+mod output;
+
+/// mexp — reproducible computational-magnetism experiments.
+///
+/// A manifest (TOML) names stages, their parameters and how outputs feed inputs. mexp resolves it
+/// into a DAG, hashes every stage by its parameters, implementation and inputs, runs only what is
+/// not cached, and stores every artifact content-addressed in the cache.
+///
+/// Examples:
+///   mexp run experiments/vae_nd2fe14b.toml
+///   mexp run experiments/vae_nd2fe14b.toml --profile tiny --set vae.epochs=5 --jobs 2
+///   mexp plan experiments/vae_nd2fe14b.toml          # what would run, and why
+///   mexp show experiments/vae_nd2fe14b.toml vae      # resolved params, key, outputs
+///   mexp stages demag_curve                          # parameters, defaults, docs
+#[derive(Debug, Parser)]
+#[command(name = "mexp", version, verbatim_doc_comment)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which manifest, profile and overrides (shared by run, plan and show).
+#[derive(Debug, Args, Clone)]
+pub struct Selection {
+    /// The experiment manifest (TOML).
+    pub manifest: PathBuf,
+    /// A named profile of the manifest ([profile.<name>.stages.<stage>] overrides).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Override a parameter: --set <stage>.<param>=<value> (TOML value; repeatable; applied last).
+    #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+    pub sets: Vec<String>,
+    /// Learning backend for learning stages (part of their key).
+    #[arg(long, default_value = "flex", value_parser = ["flex", "vulkan", "cuda"])]
+    pub backend: String,
+    /// Cache folder (default: cache/ at the project root of the manifest).
+    #[arg(long, env = "MEXP_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Results folder (default: results/ at the project root of the manifest).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Print machine-readable JSON (schema in docs/JSON.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run what is not cached, then publish results/<experiment>/ and print a summary.
+    Run {
+        #[command(flatten)]
+        sel: Selection,
+        /// Stages run at once.
+        #[arg(short, long, default_value_t = 1)]
+        jobs: usize,
+        /// Threads shared by running stages (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Continue independent stages after a stage fails.
+        #[arg(long)]
+        keep_going: bool,
+        /// No progress output.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show what would run and why, without running anything.
+    Plan {
+        #[command(flatten)]
+        sel: Selection,
+    },
+    /// Show one stage: resolved parameters (and where each came from), key, inputs, outputs, timings.
+    Show {
+        #[command(flatten)]
+        sel: Selection,
+        /// Stage name.
+        stage: String,
+        /// Sweep variant (v000, v001, …); default the first.
+        #[arg(long)]
+        variant: Option<String>,
+    },
+    /// The stage catalogue: kinds, parameters with defaults and docs, inputs and outputs.
+    Stages {
+        /// Only this kind.
+        kind: Option<String>,
+    },
+    /// Re-hash every object in the cache; corrupt objects are moved aside and recomputed on the next run.
+    Verify {
+        /// Cache folder.
+        #[arg(long, env = "MEXP_CACHE", default_value = "cache")]
+        cache: PathBuf,
+    },
+    /// Delete everything the named manifests' current plans do not use (mark and sweep).
+    Gc {
+        /// Manifests whose cached results are kept (all their profiles).
+        #[arg(long, num_args = 1.., required = true)]
+        keep: Vec<PathBuf>,
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Cache folder (default: cache/ at the project root of the first manifest).
+        #[arg(long, env = "MEXP_CACHE")]
+        cache: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary: parses arguments, runs the command, maps errors to exit codes
+/// (0 success, 1 a stage failed, 2 bad manifest or usage).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Run { sel, jobs, threads, keep_going, quiet } => commands::run(&sel, jobs, threads, keep_going, quiet),
+        Command::Plan { sel } => commands::plan(&sel),
+        Command::Show { sel, stage, variant } => commands::show(&sel, &stage, variant.as_deref()),
+        Command::Stages { kind } => commands::stages(kind.as_deref()),
+        Command::Verify { cache } => commands::verify(&cache),
+        Command::Gc { keep, dry_run, cache } => commands::gc(&keep, dry_run, cache),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Result of a command: the exit code on success.
+type CmdResult = Result<u8, EngineError>;

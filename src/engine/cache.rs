@@ -1,0 +1,222 @@
+//! The content-addressed store.
+//!
+//! ```text
+//! cache/
+//!   objects/ab/cdef…     immutable artifacts named by the blake3 of their bytes (read-only files)
+//!   records/<key>.json   one record per completed stage run: key manifest, outputs, timings, log
+//!   refs/<experiment>/<stage>.json   the key of the last run of that stage (for `plan`'s diffs)
+//!   shards/<key>/<i>     digest of item i of a fan-out stage (resume after interruption)
+//!   locks/<key>.lock     per-key advisory locks (two runs never compute one key at once)
+//!   tmp/                 staging; nothing here is ever trusted
+//!   corrupt/             objects that failed verification, moved aside
+//! ```
+//! Every publication is temp file + fsync + rename, so a crash, `kill -9` or Ctrl-C never leaves a
+//! file that a later run trusts: a record is written last, after all its objects exist.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{EngineError, Result};
+
+/// A content digest: lowercase blake3 hex.
+pub type Digest = String;
+
+/// Handle on a cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Cache> {
+        for sub in ["objects", "records", "refs", "shards", "locks", "tmp"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(|e| EngineError::io("creating", &p, e))?;
+        }
+        Ok(Cache { root: root.to_path_buf() })
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of an object.
+    pub fn object_path(&self, digest: &str) -> PathBuf {
+        let (a, b) = digest.split_at(2.min(digest.len()));
+        self.root.join("objects").join(a).join(b)
+    }
+
+    /// Whether an object exists (and, if `bytes` is given, has that size).
+    pub fn has_object(&self, digest: &str, bytes: Option<u64>) -> bool {
+        match fs::metadata(self.object_path(digest)) {
+            Ok(m) => m.is_file() && bytes.is_none_or(|b| b == m.len()),
+            Err(_) => false,
+        }
+    }
+
+    /// A fresh private staging directory under `tmp/`.
+    pub fn staging_dir(&self, label: &str) -> Result<PathBuf> {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = self.root.join("tmp").join(format!("{label}-{}-{n}", std::process::id()));
+        if p.exists() {
+            fs::remove_dir_all(&p).map_err(|e| EngineError::io("clearing", &p, e))?;
+        }
+        fs::create_dir_all(&p).map_err(|e| EngineError::io("creating", &p, e))?;
+        Ok(p)
+    }
+
+    /// Moves a finished file into the object store; returns its digest and size.
+    /// The file is hashed, fsynced and renamed (or dropped if the object already exists).
+    pub fn put_file(&self, path: &Path) -> Result<(Digest, u64)> {
+        let digest = hash_file(path)?;
+        let bytes = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.len();
+        let dest = self.object_path(&digest);
+        if self.has_object(&digest, Some(bytes)) {
+            let _ = fs::remove_file(path);
+            return Ok((digest, bytes));
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| EngineError::io("creating", parent, e))?;
+        }
+        File::open(path).and_then(|f| f.sync_all()).map_err(|e| EngineError::io("syncing", path, e))?;
+        let mut perms = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.permissions();
+        perms.set_readonly(true);
+        fs::set_permissions(path, perms).map_err(|e| EngineError::io("protecting", path, e))?;
+        fs::rename(path, &dest).map_err(|e| EngineError::io("publishing", &dest, e))?;
+        sync_dir(dest.parent());
+        Ok((digest, bytes))
+    }
+
+    /// Stores bytes as an object.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(Digest, u64)> {
+        let tmp = self.tmp_file("obj")?;
+        fs::write(&tmp, bytes).map_err(|e| EngineError::io("writing", &tmp, e))?;
+        self.put_file(&tmp)
+    }
+
+    /// Reads an object's bytes.
+    pub fn read_object(&self, digest: &str) -> Result<Vec<u8>> {
+        let p = self.object_path(digest);
+        fs::read(&p).map_err(|e| EngineError::io("reading", &p, e))
+    }
+
+    /// Re-hashes an object; `Ok(false)` when its bytes no longer match its name.
+    pub fn verify_object(&self, digest: &str) -> Result<bool> {
+        Ok(hash_file(&self.object_path(digest))? == digest)
+    }
+
+    /// Moves a corrupt object aside (to `corrupt/`), so it is recomputed and never used again.
+    pub fn quarantine(&self, digest: &str) -> Result<()> {
+        let dir = self.root.join("corrupt");
+        fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
+        let src = self.object_path(digest);
+        let dest = dir.join(digest);
+        fs::rename(&src, &dest).map_err(|e| EngineError::io("quarantining", &src, e))
+    }
+
+    /// A fresh temp file path under `tmp/`.
+    pub fn tmp_file(&self, label: &str) -> Result<PathBuf> {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        Ok(self.root.join("tmp").join(format!("{label}-{}-{n}", std::process::id())))
+    }
+
+    /// Writes `bytes` to `dest` atomically (temp + fsync + rename).
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<()> {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| EngineError::io("creating", parent, e))?;
+        }
+        let tmp = self.tmp_file("atomic")?;
+        let mut f = File::create(&tmp).map_err(|e| EngineError::io("writing", &tmp, e))?;
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| EngineError::io("writing", &tmp, e))?;
+        drop(f);
+        fs::rename(&tmp, dest).map_err(|e| EngineError::io("publishing", dest, e))?;
+        sync_dir(dest.parent());
+        Ok(())
+    }
+
+    /// Path of the record of `key`.
+    pub fn record_path(&self, key: &str) -> PathBuf {
+        self.root.join("records").join(format!("{key}.json"))
+    }
+
+    /// Path of the ref of a stage of an experiment.
+    pub fn ref_path(&self, experiment: &str, stage: &str) -> PathBuf {
+        self.root.join("refs").join(experiment).join(format!("{stage}.json"))
+    }
+
+    /// Directory holding the per-item shards of `key`.
+    pub fn shard_dir(&self, key: &str) -> PathBuf {
+        self.root.join("shards").join(key)
+    }
+
+    /// Path of a per-key lock file.
+    pub fn lock_path(&self, key: &str) -> PathBuf {
+        self.root.join("locks").join(format!("{key}.lock"))
+    }
+
+    /// Every object digest in the store.
+    pub fn list_objects(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        let dir = self.root.join("objects");
+        for a in read_dir_sorted(&dir)? {
+            let prefix = file_name(&a);
+            for b in read_dir_sorted(&a)? {
+                out.push(format!("{prefix}{}", file_name(&b)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record key in the store.
+    pub fn list_records(&self) -> Result<Vec<String>> {
+        Ok(read_dir_sorted(&self.root.join("records"))?
+            .iter()
+            .filter_map(|p| file_name(p).strip_suffix(".json").map(str::to_string))
+            .collect())
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Entries of a directory in name order (empty if it does not exist).
+pub fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(EngineError::io("listing", dir, e)),
+    };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    v.sort();
+    Ok(v)
+}
+
+/// blake3 of a file's bytes (memory-mapped and multi-threaded for large files).
+pub fn hash_file(path: &Path) -> Result<Digest> {
+    let len = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.len();
+    let mut hasher = blake3::Hasher::new();
+    if len >= 1 << 20 {
+        hasher.update_mmap_rayon(path).map_err(|e| EngineError::io("hashing", path, e))?;
+    } else {
+        let mut f = File::open(path).map_err(|e| EngineError::io("reading", path, e))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.read_to_end(&mut buf).map_err(|e| EngineError::io("reading", path, e))?;
+        hasher.update(&buf);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+fn sync_dir(dir: Option<&Path>) {
+    if let Some(d) = dir
+        && let Ok(f) = File::open(d)
+    {
+        let _ = f.sync_all();
+    }
+}

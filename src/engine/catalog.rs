@@ -1,0 +1,200 @@
+//! The stage catalogue: one TOML file per stage kind (`stages/<kind>.toml`), compiled into the binary.
+//!
+//! It is the only place parameter defaults live. Each entry gives the kind's one-line doc, its parameters
+//! (type, default, doc, optional bounds or choices), its inputs and outputs, the source files that
+//! implement it (hashed at build time into the implementation fingerprint) and optional scheduling hints.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Value;
+
+use super::error::EngineError;
+
+include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+
+/// The type a parameter's value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    /// A signed integer.
+    Int,
+    /// A float; integers are accepted and converted.
+    Float,
+    /// `true` / `false`.
+    Bool,
+    /// A string (optionally restricted to `choices`).
+    String,
+    /// An array of integers.
+    IntArray,
+    /// An array of floats; integers are accepted and converted.
+    FloatArray,
+    /// An array of strings.
+    StringArray,
+}
+
+impl ParamType {
+    /// The name used in the catalogue and in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Bool => "bool",
+            ParamType::String => "string",
+            ParamType::IntArray => "int_array",
+            ParamType::FloatArray => "float_array",
+            ParamType::StringArray => "string_array",
+        }
+    }
+}
+
+/// One parameter of a stage kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    /// Value type.
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    /// Default value (the single source of defaults).
+    pub default: Value,
+    /// One-line documentation.
+    pub doc: String,
+    /// Inclusive lower bound for numbers.
+    pub min: Option<f64>,
+    /// Inclusive upper bound for numbers.
+    pub max: Option<f64>,
+    /// Allowed values for strings.
+    pub choices: Option<Vec<String>>,
+    /// Unit, for documentation.
+    pub unit: Option<String>,
+}
+
+/// An input port of a stage kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// One-line documentation.
+    pub doc: String,
+    /// Whether the port may be left unconnected.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// An output of a stage kind: a single file, or a directory of files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// File name inside the stage's output folder (e.g. `structures.npy`), or folder name if `dir`.
+    pub file: String,
+    /// One-line documentation.
+    pub doc: String,
+    /// The output is a directory of files (stored as a tree object).
+    #[serde(default)]
+    pub dir: bool,
+}
+
+/// Cluster/scheduling hints of a stage kind (used by executors; not part of the key).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// CPU cores a stage of this kind uses well.
+    pub cpus: Option<u32>,
+    /// Memory, e.g. "4G".
+    pub memory: Option<String>,
+    /// Wall-time limit, e.g. "02:00:00".
+    pub time: Option<String>,
+    /// GPUs.
+    pub gpus: Option<u32>,
+}
+
+/// A stage kind as declared by its catalogue file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindSpec {
+    /// Kind name (the file stem; filled in after parsing).
+    #[serde(skip)]
+    pub kind: String,
+    /// One-line documentation.
+    pub doc: String,
+    /// Manual implementation version, hashed into the fingerprint.
+    #[serde(default = "one")]
+    pub version: i64,
+    /// Source files (or folders) implementing the kind, relative to the crate root.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Whether the learning backend (`--backend`) is part of the key.
+    #[serde(default)]
+    pub uses_backend: bool,
+    /// Whether the kind accepts any input port names (e.g. a table collecting metrics).
+    #[serde(default)]
+    pub any_inputs: bool,
+    /// Parameters, by name.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+    /// Inputs, by port name.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, InputSpec>,
+    /// Outputs, by name.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, OutputSpec>,
+    /// Scheduling hints.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Implementation fingerprint computed by build.rs (or given by a test registry).
+    #[serde(skip)]
+    pub fingerprint: String,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// All stage kinds known to a binary.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    kinds: BTreeMap<String, KindSpec>,
+}
+
+impl Catalog {
+    /// The catalogue compiled into this binary from `stages/*.toml`.
+    pub fn builtin() -> Result<Self, EngineError> {
+        let mut catalog = Catalog::default();
+        for (kind, text, fingerprint) in CATALOG {
+            catalog.add_toml(kind, text, fingerprint)?;
+        }
+        Ok(catalog)
+    }
+
+    /// Adds a kind from its catalogue TOML text and implementation fingerprint.
+    pub fn add_toml(&mut self, kind: &str, text: &str, fingerprint: &str) -> Result<(), EngineError> {
+        let mut spec: KindSpec = toml::from_str(text).map_err(|e| EngineError::Catalog {
+            kind: kind.to_string(),
+            message: e.to_string(),
+        })?;
+        spec.kind = kind.to_string();
+        spec.fingerprint = fingerprint.to_string();
+        for (name, p) in &spec.params {
+            super::resolve::check_value(p, &p.default).map_err(|m| EngineError::Catalog {
+                kind: kind.to_string(),
+                message: format!("default of `{name}`: {m}"),
+            })?;
+        }
+        self.kinds.insert(kind.to_string(), spec);
+        Ok(())
+    }
+
+    /// Looks a kind up.
+    pub fn get(&self, kind: &str) -> Option<&KindSpec> {
+        self.kinds.get(kind)
+    }
+
+    /// All kinds in name order.
+    pub fn kinds(&self) -> impl Iterator<Item = &KindSpec> {
+        self.kinds.values()
+    }
+
+    /// Kind names, for "did you mean" suggestions.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.kinds.keys().map(String::as_str)
+    }
+}

@@ -1,0 +1,25 @@
+//! The domain-agnostic engine: manifests and layering, the plan (a DAG of jobs), keys, the
+//! content-addressed cache, executors, records and results. It knows nothing about magnets: stage
+//! kinds are registered by `crate::stages`, described by the catalogue in `stages/*.toml`.
+
+pub mod cache;
+pub mod catalog;
+pub mod context;
+pub mod diag;
+pub mod error;
+pub mod executor;
+pub mod key;
+pub mod lock;
+pub mod maintenance;
+pub mod manifest;
+pub mod plan;
+pub mod progress;
+pub mod record;
+pub mod resolve;
+pub mod results;
+pub mod session;
+pub mod sweep;
+
+pub use context::{Interrupted, Stage, StageContext, StageError, StageResult};
+pub use error::{EngineError, Result};
+pub use executor::Registry;

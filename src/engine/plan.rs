@@ -1,0 +1,216 @@
+//! The plan: every variant's stages merged into one DAG of unique jobs (identical upstream stages of a
+//! sweep become one job), and, for each job, whether it is cached or must run, and why.
+//!
+//! Two hashes are at work. A job's *identity* is a Merkle hash over its configuration and its
+//! upstream identities: known before anything runs, it merges identical stages across variants. Its
+//! *key* (the cache key) is over its configuration and the content digests of its inputs: known once
+//! its inputs exist, it lets an unchanged output of a rerun upstream stage keep downstream cached.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use super::cache::Cache;
+use super::catalog::Catalog;
+use super::error::{EngineError, Result};
+use super::key::{KEY_FORMAT, KeyManifest};
+use super::record::{Record, StageRef};
+use super::resolve::{ResolvedExperiment, ResolvedStage};
+
+/// One variant of an experiment (the whole experiment when there is no sweep).
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// `""` without a sweep, else `v000`, `v001`, …
+    pub name: String,
+    /// Human-readable sweep point.
+    pub label: String,
+    /// The resolved experiment of this variant.
+    pub experiment: ResolvedExperiment,
+}
+
+impl Variant {
+    /// Namespace for refs and results: `<experiment>` or `<experiment>/<variant>`.
+    pub fn namespace(&self) -> String {
+        if self.name.is_empty() { self.experiment.name.clone() } else { format!("{}/{}", self.experiment.name, self.name) }
+    }
+}
+
+/// A unique unit of work.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Plan identity (see module docs).
+    pub identity: String,
+    /// The stage (as resolved in the first variant that uses it).
+    pub stage: ResolvedStage,
+    /// Input port → (upstream job index, output name).
+    pub deps: BTreeMap<String, (usize, String)>,
+    /// Every (variant index, stage name) this job serves.
+    pub uses: Vec<(usize, String)>,
+    /// Backend in the key, for kinds that use one.
+    pub backend: Option<String>,
+    /// Implementation fingerprint.
+    pub implementation: String,
+}
+
+impl Job {
+    /// The key manifest, given the digests of the inputs.
+    pub fn key_manifest(&self, input_digests: BTreeMap<String, String>) -> KeyManifest {
+        KeyManifest {
+            format: KEY_FORMAT,
+            kind: self.stage.kind.clone(),
+            implementation: self.implementation.clone(),
+            seed: self.stage.seed,
+            backend: self.backend.clone(),
+            params: self.stage.params.clone(),
+            inputs: input_digests,
+        }
+    }
+}
+
+/// All jobs of a run in topological order, and the variants they serve.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Unique jobs, dependencies first.
+    pub jobs: Vec<Job>,
+    /// Variants.
+    pub variants: Vec<Variant>,
+    /// (variant, stage name) → job index.
+    pub index: BTreeMap<(usize, String), usize>,
+    /// The job DAG (edges upstream → downstream).
+    pub graph: DiGraph<usize, ()>,
+}
+
+impl Plan {
+    /// Merges variants into unique jobs.
+    pub fn build(variants: Vec<Variant>, catalog: &Catalog, backend: &str) -> Result<Plan> {
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut by_identity: BTreeMap<String, usize> = BTreeMap::new();
+        let mut index = BTreeMap::new();
+        for (vi, variant) in variants.iter().enumerate() {
+            for stage in &variant.experiment.stages {
+                let spec = catalog.get(&stage.kind).ok_or_else(|| EngineError::Usage(format!("unknown kind {}", stage.kind)))?;
+                let mut deps = BTreeMap::new();
+                let mut dep_ids = BTreeMap::new();
+                for (port, r) in &stage.inputs {
+                    let &j: &usize = index.get(&(vi, r.stage.clone())).ok_or_else(|| EngineError::Usage(format!("stage {} is not ordered after {}", stage.name, r.stage)))?;
+                    deps.insert(port.clone(), (j, r.output.clone()));
+                    dep_ids.insert(port.clone(), format!("{}:{}", jobs[j].identity, r.output));
+                }
+                let mut job = Job {
+                    identity: String::new(),
+                    stage: stage.clone(),
+                    deps,
+                    uses: Vec::new(),
+                    backend: spec.uses_backend.then(|| backend.to_string()),
+                    implementation: spec.fingerprint.clone(),
+                };
+                job.identity = job.key_manifest(dep_ids).key();
+                let ji = *by_identity.entry(job.identity.clone()).or_insert_with(|| {
+                    jobs.push(job);
+                    jobs.len() - 1
+                });
+                jobs[ji].uses.push((vi, stage.name.clone()));
+                index.insert((vi, stage.name.clone()), ji);
+            }
+        }
+        let mut graph = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..jobs.len()).map(|i| graph.add_node(i)).collect();
+        for (i, job) in jobs.iter().enumerate() {
+            for (j, _) in job.deps.values() {
+                graph.update_edge(nodes[*j], nodes[i], ());
+            }
+        }
+        Ok(Plan { jobs, variants, index, graph })
+    }
+
+    /// Indices of the jobs that consume job `i`'s outputs.
+    pub fn dependents(&self, i: usize) -> Vec<usize> {
+        self.graph.neighbors(NodeIndex::new(i)).map(|n| self.graph[n]).collect()
+    }
+}
+
+/// Whether a job is cached or must run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanState {
+    /// A valid record with all outputs exists.
+    Cached,
+    /// It must run.
+    Run,
+}
+
+/// The planned status of one job, with the reasons for a rerun.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    /// Cached or run.
+    pub state: PlanState,
+    /// The key, when all inputs are known now.
+    pub key: Option<String>,
+    /// Why it must run (empty when cached).
+    pub reasons: Vec<String>,
+    /// The record, when cached.
+    pub record: Option<Record>,
+}
+
+/// Input digests of job `i`, when every upstream job has a record.
+pub fn input_digests(plan: &Plan, i: usize, records: &[Option<Record>]) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (port, (j, output)) in &plan.jobs[i].deps {
+        let rec = records[*j].as_ref()?;
+        out.insert(port.clone(), rec.outputs.get(output)?.digest.clone());
+    }
+    Some(out)
+}
+
+/// Decides, job by job in topological order, what is cached and what must run, and explains why.
+pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
+    let mut records: Vec<Option<Record>> = vec![None; plan.jobs.len()];
+    let mut out = Vec::with_capacity(plan.jobs.len());
+    for (i, job) in plan.jobs.iter().enumerate() {
+        let (ns, stage_name) = {
+            let (vi, name) = &job.uses[0];
+            (plan.variants[*vi].namespace(), name.clone())
+        };
+        let previous = StageRef::load(cache, &ns, &stage_name).and_then(|r| Record::load(cache, &r.key));
+        let Some(digests) = input_digests(plan, i, &records) else {
+            let mut reasons: Vec<String> = job
+                .deps
+                .values()
+                .filter(|(j, _)| records[*j].is_none())
+                .map(|(j, _)| format!("upstream {} will run", plan.jobs[*j].stage.name))
+                .collect();
+            reasons.dedup();
+            if let Some(prev) = &previous {
+                let same_inputs = job.key_manifest(prev.key_manifest.inputs.clone());
+                reasons.extend(same_inputs.diff(&prev.key_manifest, &stage_name));
+            }
+            out.push(JobStatus { state: PlanState::Run, key: None, reasons, record: None });
+            continue;
+        };
+        let manifest = job.key_manifest(digests);
+        let key = manifest.key();
+        match Record::load(cache, &key) {
+            Some(rec) if rec.missing_outputs(cache).is_empty() => {
+                records[i] = Some(rec.clone());
+                out.push(JobStatus { state: PlanState::Cached, key: Some(key), reasons: Vec::new(), record: Some(rec) });
+            }
+            Some(rec) => {
+                let reasons = rec.missing_outputs(cache).into_iter().map(|o| format!("output {o} missing from cache")).collect();
+                out.push(JobStatus { state: PlanState::Run, key: Some(key), reasons, record: None });
+            }
+            None => {
+                let reasons = match &previous {
+                    None => vec!["not run before".to_string()],
+                    Some(prev) if prev.key == key => vec!["record missing from cache".to_string()],
+                    Some(prev) => {
+                        let d = manifest.diff(&prev.key_manifest, &stage_name);
+                        if d.is_empty() { vec!["not run before with these settings".to_string()] } else { d }
+                    }
+                };
+                out.push(JobStatus { state: PlanState::Run, key: Some(key), reasons, record: None });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,472 @@
+//! Parameter layering and validation: stage-catalogue defaults < manifest < profile < sweep point <
+//! `--set`, merged with figment. The result (a [`ResolvedExperiment`]) is what gets hashed and recorded.
+//!
+//! Every error is collected and located: unknown kinds, unknown or misspelled parameters (with a
+//! suggestion), wrong types, missing inputs, unknown outputs, dependency cycles.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+use toml::Value;
+
+use super::catalog::{Catalog, KindSpec, ParamSpec, ParamType};
+use super::diag::{Diagnostic, did_you_mean};
+use super::error::{EngineError, Result};
+use super::manifest::{Located, Manifest, parse_value};
+
+/// Where a resolved value came from (the layer name shown by `mexp show`).
+pub const LAYERS: [&str; 5] = ["catalogue", "manifest", "profile", "sweep", "--set"];
+
+/// A reference to an output of another stage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct OutputRef {
+    /// Producing stage.
+    pub stage: String,
+    /// Output name.
+    pub output: String,
+}
+
+/// A stage with every parameter resolved and validated.
+#[derive(Debug, Clone)]
+pub struct ResolvedStage {
+    /// Stage name.
+    pub name: String,
+    /// Stage kind.
+    pub kind: String,
+    /// Every parameter of the kind, with its final value.
+    pub params: BTreeMap<String, Value>,
+    /// For every parameter, the layer that set it (see [`LAYERS`]).
+    pub param_sources: BTreeMap<String, &'static str>,
+    /// Input port → upstream output.
+    pub inputs: BTreeMap<String, OutputRef>,
+    /// Seed derived from the experiment seed and the stage name.
+    pub seed: u64,
+    /// Resource hints from the manifest.
+    pub resources: BTreeMap<String, Value>,
+}
+
+/// An experiment (one sweep variant, or the whole experiment without a sweep), fully resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedExperiment {
+    /// Experiment name.
+    pub name: String,
+    /// Experiment seed.
+    pub seed: u64,
+    /// Stages in a topological order (inputs before consumers).
+    pub stages: Vec<ResolvedStage>,
+}
+
+/// One override `stage.param = value` from a sweep point or `--set`, with where it was written.
+#[derive(Debug, Clone)]
+pub struct Override {
+    /// Stage name.
+    pub stage: String,
+    /// Parameter name.
+    pub param: String,
+    /// New value.
+    pub value: Value,
+    /// Span in the manifest (sweep) or `None` (command line).
+    pub span: Option<Range<usize>>,
+}
+
+impl Override {
+    /// Parses a `--set stage.param=value` argument (value in TOML syntax; bare words are strings).
+    pub fn parse_set(arg: &str) -> Result<Override> {
+        let usage = || EngineError::Usage(format!("--set `{arg}`: expected <stage>.<param>=<value>, e.g. --set vae.epochs=50"));
+        let (path, value) = arg.split_once('=').ok_or_else(usage)?;
+        let (stage, param) = path.trim().split_once('.').ok_or_else(usage)?;
+        let value = parse_value(value).unwrap_or_else(|| Value::String(value.trim().to_string()));
+        Ok(Override {
+            stage: stage.to_string(),
+            param: param.to_string(),
+            value,
+            span: None,
+        })
+    }
+}
+
+/// A figment provider for one named layer of parameter values.
+struct Layer {
+    name: &'static str,
+    values: Dict,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name)
+    }
+    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+/// Resolves a manifest with an optional profile, sweep-point overrides and `--set` overrides.
+pub fn resolve(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    profile: Option<&str>,
+    sweep_point: &[Override],
+    sets: &[Override],
+) -> Result<ResolvedExperiment> {
+    let mut diags = Vec::new();
+    let profile_layer = match profile {
+        None => None,
+        Some(p) => match manifest.profiles.get(p) {
+            Some(layer) => Some(layer),
+            None => {
+                let known: Vec<&str> = manifest.profiles.keys().map(String::as_str).collect();
+                let help = did_you_mean(p, known.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("profiles in this manifest: {}", if known.is_empty() { "none".into() } else { known.join(", ") }));
+                return Err(EngineError::Manifest(vec![manifest.diag(None, format!("unknown profile `{p}`")).with_help(help)]));
+            }
+        },
+    };
+    check_override_stages(manifest, profile_layer, sweep_point, sets, &mut diags);
+
+    let mut stages = Vec::new();
+    for decl in &manifest.stages {
+        let Some(spec) = catalog.get(&decl.kind.value) else {
+            let help = did_you_mean(&decl.kind.value, catalog.names())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| "`mexp stages` lists the stage kinds".into());
+            diags.push(manifest.diag(decl.kind.span.clone(), format!("unknown stage kind `{}`", decl.kind.value)).with_help(help));
+            continue;
+        };
+        let mut layers: Vec<(&'static str, BTreeMap<String, Located<Value>>)> = vec![("manifest", decl.params.clone())];
+        if let Some(p) = profile_layer.and_then(|p| p.get(&decl.name)) {
+            layers.push(("profile", p.clone()));
+        }
+        for (name, ovs) in [("sweep", sweep_point), ("--set", sets)] {
+            let vals: BTreeMap<String, Located<Value>> = ovs
+                .iter()
+                .filter(|o| o.stage == decl.name)
+                .map(|o| (o.param.clone(), Located { value: o.value.clone(), key_span: o.span.clone(), span: o.span.clone() }))
+                .collect();
+            if !vals.is_empty() {
+                layers.push((name, vals));
+            }
+        }
+        match resolve_params(manifest, spec, &decl.name, &layers) {
+            Ok((params, param_sources)) => {
+                let inputs = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
+                let resources = decl.resources.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+                stages.push(ResolvedStage {
+                    name: decl.name.clone(),
+                    kind: spec.kind.clone(),
+                    params,
+                    param_sources,
+                    inputs,
+                    seed: derive_seed(manifest.experiment.seed, &decl.name),
+                    resources,
+                });
+            }
+            Err(mut d) => diags.append(&mut d),
+        }
+    }
+    if diags.is_empty() {
+        if let Err(d) = order_stages(manifest, &mut stages) {
+            diags.push(d);
+        }
+    }
+    if diags.is_empty() {
+        Ok(ResolvedExperiment {
+            name: manifest.experiment.name.clone(),
+            seed: manifest.experiment.seed,
+            stages,
+        })
+    } else {
+        Err(EngineError::Manifest(diags))
+    }
+}
+
+fn check_override_stages(
+    manifest: &Manifest,
+    profile: Option<&BTreeMap<String, BTreeMap<String, Located<Value>>>>,
+    sweep: &[Override],
+    sets: &[Override],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let names: Vec<&str> = manifest.stages.iter().map(|s| s.name.as_str()).collect();
+    let unknown = |stage: &str, span: Option<Range<usize>>, origin: &str| -> Option<Diagnostic> {
+        if names.contains(&stage) {
+            return None;
+        }
+        let help = did_you_mean(stage, names.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("stages: {}", names.join(", ")));
+        Some(manifest.diag(span, format!("{origin} names unknown stage `{stage}`")).with_help(help))
+    };
+    if let Some(p) = profile {
+        for (stage, vals) in p {
+            let span = vals.values().next().and_then(|v| v.key_span.clone());
+            diags.extend(unknown(stage, span, "profile"));
+        }
+    }
+    for o in sweep {
+        diags.extend(unknown(&o.stage, o.span.clone(), "sweep"));
+    }
+    for o in sets {
+        diags.extend(unknown(&o.stage, None, &format!("--set {}.{}", o.stage, o.param)));
+    }
+}
+
+type ParamResolution = (BTreeMap<String, Value>, BTreeMap<String, &'static str>);
+
+fn resolve_params(
+    manifest: &Manifest,
+    spec: &KindSpec,
+    stage: &str,
+    layers: &[(&'static str, BTreeMap<String, Located<Value>>)],
+) -> std::result::Result<ParamResolution, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let names: Vec<&str> = spec.params.keys().map(String::as_str).collect();
+    let mut figment = Figment::new().merge(Layer {
+        name: "catalogue",
+        values: to_dict(spec.params.iter().map(|(k, p)| (k.clone(), p.default.clone()))),
+    });
+    for (layer, vals) in layers {
+        for (key, v) in vals {
+            if !spec.params.contains_key(key) {
+                let help = did_you_mean(key, names.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("`mexp stages {}` lists its parameters", spec.kind));
+                let msg = if *layer == "--set" {
+                    format!("--set {stage}.{key}: stage kind `{}` has no parameter `{key}`", spec.kind)
+                } else {
+                    format!("unknown parameter `{key}` for stage `{stage}` (kind `{}`)", spec.kind)
+                };
+                diags.push(manifest.diag(v.key_span.clone(), msg).with_help(help));
+            }
+        }
+        figment = figment.merge(Layer {
+            name: layer,
+            values: to_dict(vals.iter().filter(|(k, _)| spec.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.value.clone()))),
+        });
+    }
+    let merged: BTreeMap<String, Value> = match figment.extract() {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(manifest.diag(None, format!("stage `{stage}`: cannot merge parameters: {e}")));
+            return Err(diags);
+        }
+    };
+    let mut params = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for (key, pspec) in &spec.params {
+        let value = merged.get(key).cloned().unwrap_or_else(|| pspec.default.clone());
+        let source = figment.find_metadata(key).map_or("catalogue", |m| LAYERS.iter().copied().find(|l| *l == m.name).unwrap_or("catalogue"));
+        match check_value(pspec, &value) {
+            Ok(v) => {
+                params.insert(key.clone(), v);
+                sources.insert(key.clone(), source);
+            }
+            Err(msg) => {
+                let span = layers.iter().rev().find_map(|(l, vals)| (*l == source).then(|| vals.get(key).and_then(|v| v.span.clone())).flatten());
+                let origin = if source == "--set" { format!(" (from --set {stage}.{key})") } else { String::new() };
+                diags.push(manifest.diag(span, format!("stage `{stage}`, parameter `{key}`: {msg}{origin}")).with_help(format!("{key}: {} — {}", pspec.ty.name(), pspec.doc)));
+            }
+        }
+    }
+    if diags.is_empty() { Ok((params, sources)) } else { Err(diags) }
+}
+
+fn to_dict(values: impl Iterator<Item = (String, Value)>) -> Dict {
+    values
+        .filter_map(|(k, v)| figment::value::Value::serialize(&v).ok().map(|v| (k, v)))
+        .collect()
+}
+
+/// Checks a value against its parameter spec and returns it in canonical form (ints widened to
+/// floats where floats are expected). The error text says what was expected and what was found.
+pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value, String> {
+    let found = || format!("expected {}, found {}", spec.ty.name(), describe(value));
+    let num = |v: &Value| match v {
+        Value::Float(f) if f.is_finite() => Some(*f),
+        Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    };
+    let bounded = |x: f64| -> std::result::Result<(), String> {
+        if spec.min.is_some_and(|m| x < m) || spec.max.is_some_and(|m| x > m) {
+            return Err(format!("{x} is outside [{}, {}]", spec.min.map_or("-inf".into(), |m| m.to_string()), spec.max.map_or("inf".into(), |m| m.to_string())));
+        }
+        Ok(())
+    };
+    let out = match (spec.ty, value) {
+        (ParamType::Int, Value::Integer(i)) => {
+            bounded(*i as f64)?;
+            value.clone()
+        }
+        (ParamType::Float, v) if num(v).is_some() => {
+            let x = num(v).unwrap_or_default();
+            bounded(x)?;
+            Value::Float(x)
+        }
+        (ParamType::Bool, Value::Boolean(_)) => value.clone(),
+        (ParamType::String, Value::String(s)) => {
+            if let Some(choices) = &spec.choices
+                && !choices.contains(s)
+            {
+                let hint = did_you_mean(s, choices.iter().map(String::as_str)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                return Err(format!("`{s}` is not one of {}{hint}", choices.join(", ")));
+            }
+            value.clone()
+        }
+        (ParamType::IntArray, Value::Array(a)) if a.iter().all(|v| matches!(v, Value::Integer(_))) => {
+            for v in a {
+                bounded(num(v).unwrap_or_default())?;
+            }
+            value.clone()
+        }
+        (ParamType::FloatArray, Value::Array(a)) if a.iter().all(|v| num(v).is_some()) => {
+            let mut out = Vec::new();
+            for v in a {
+                let x = num(v).unwrap_or_default();
+                bounded(x)?;
+                out.push(Value::Float(x));
+            }
+            Value::Array(out)
+        }
+        (ParamType::StringArray, Value::Array(a)) if a.iter().all(|v| matches!(v, Value::String(_))) => value.clone(),
+        _ => return Err(found()),
+    };
+    Ok(out)
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("string \"{s}\""),
+        Value::Integer(i) => format!("integer {i}"),
+        Value::Float(f) => format!("float {f}"),
+        Value::Boolean(b) => format!("bool {b}"),
+        Value::Datetime(d) => format!("datetime {d}"),
+        Value::Array(_) => "an array".into(),
+        Value::Table(_) => "a table".into(),
+    }
+}
+
+fn resolve_inputs(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    decl: &super::manifest::StageDecl,
+    spec: &KindSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, OutputRef> {
+    let mut inputs = BTreeMap::new();
+    let stage_names: Vec<&str> = manifest.stages.iter().map(|s| s.name.as_str()).collect();
+    for inp in &decl.inputs {
+        if !spec.any_inputs && !spec.inputs.contains_key(&inp.port) {
+            let help = did_you_mean(&inp.port, spec.inputs.keys().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("inputs of `{}`: {}", spec.kind, join_or_none(spec.inputs.keys())));
+            diags.push(manifest.diag(inp.key_span.clone(), format!("stage `{}` (kind `{}`) has no input `{}`", decl.name, spec.kind, inp.port)).with_help(help));
+            continue;
+        }
+        let Some(up) = manifest.stage(&inp.stage) else {
+            let help = did_you_mean(&inp.stage, stage_names.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("stages: {}", stage_names.join(", ")));
+            diags.push(manifest.diag(inp.span.clone(), format!("input `{}` of stage `{}` refers to unknown stage `{}`", inp.port, decl.name, inp.stage)).with_help(help));
+            continue;
+        };
+        if let Some(up_spec) = catalog.get(&up.kind.value)
+            && !up_spec.outputs.contains_key(&inp.output)
+        {
+            let help = did_you_mean(&inp.output, up_spec.outputs.keys().map(String::as_str))
+                .map(|s| format!("did you mean `{}.{s}`?", inp.stage))
+                .unwrap_or_else(|| format!("outputs of `{}`: {}", up_spec.kind, join_or_none(up_spec.outputs.keys())));
+            diags.push(manifest.diag(inp.span.clone(), format!("stage `{}` (kind `{}`) has no output `{}`", inp.stage, up_spec.kind, inp.output)).with_help(help));
+            continue;
+        }
+        inputs.insert(inp.port.clone(), OutputRef { stage: inp.stage.clone(), output: inp.output.clone() });
+    }
+    for (port, ispec) in &spec.inputs {
+        if !ispec.optional && !inputs.contains_key(port) && !decl.inputs.iter().any(|i| &i.port == port) {
+            diags.push(
+                manifest
+                    .diag(decl.name_span.clone(), format!("stage `{}` (kind `{}`) is missing its input `{port}`", decl.name, spec.kind))
+                    .with_help(format!("add `inputs = {{ {port} = \"<stage>.<output>\" }}` — {}", ispec.doc)),
+            );
+        }
+    }
+    inputs
+}
+
+fn join_or_none<'a>(it: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = it.map(String::as_str).collect();
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+/// Sorts stages topologically (stable: file order among independent stages); names any cycle.
+fn order_stages(manifest: &Manifest, stages: &mut Vec<ResolvedStage>) -> std::result::Result<(), Diagnostic> {
+    let mut graph = DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..stages.len()).map(|i| graph.add_node(i)).collect();
+    let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    for (i, s) in stages.iter().enumerate() {
+        for r in s.inputs.values() {
+            if let Some(&j) = index.get(r.stage.as_str()) {
+                graph.update_edge(nodes[j], nodes[i], ());
+            }
+        }
+    }
+    for scc in tarjan_scc(&graph) {
+        let cyclic = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
+        if cyclic {
+            let mut names: Vec<&str> = scc.iter().map(|n| stages[graph[*n]].name.as_str()).collect();
+            names.sort_by_key(|n| index[n]);
+            // Walk the cycle in dependency order starting from the first stage in file order.
+            let cycle = walk_cycle(&names, stages);
+            let span = manifest.stage(names[0]).and_then(|d| d.name_span.clone());
+            return Err(manifest.diag(span, format!("dependency cycle: {cycle}")).with_help("a stage cannot consume, directly or indirectly, its own outputs"));
+        }
+    }
+    // Kahn's algorithm with file order as the tie-breaker.
+    let mut placed = vec![false; stages.len()];
+    let mut order = Vec::with_capacity(stages.len());
+    while order.len() < stages.len() {
+        let next = (0..stages.len()).find(|&i| !placed[i] && stages[i].inputs.values().all(|r| index.get(r.stage.as_str()).is_none_or(|&j| placed[j])));
+        let Some(i) = next else { break };
+        placed[i] = true;
+        order.push(i);
+    }
+    let mut taken: Vec<Option<ResolvedStage>> = std::mem::take(stages).into_iter().map(Some).collect();
+    *stages = order.into_iter().filter_map(|i| taken[i].take()).collect();
+    Ok(())
+}
+
+fn walk_cycle(members: &[&str], stages: &[ResolvedStage]) -> String {
+    let start = members[0];
+    let mut path = vec![start.to_string()];
+    let mut current = start;
+    for _ in 0..members.len() {
+        // The consumer of `current` inside the cycle.
+        let next = stages
+            .iter()
+            .filter(|s| members.contains(&s.name.as_str()))
+            .find(|s| s.inputs.values().any(|r| r.stage == current))
+            .map(|s| s.name.as_str());
+        match next {
+            Some(n) => {
+                path.push(n.to_string());
+                if n == start {
+                    break;
+                }
+                current = n;
+            }
+            None => break,
+        }
+    }
+    path.join(" → ")
+}
+
+/// The seed of a stage: the first 8 bytes of blake3("mexp-seed-v1", experiment seed, stage name).
+pub fn derive_seed(experiment_seed: u64, stage: &str) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(b"mexp-seed-v1\0");
+    h.update(&experiment_seed.to_le_bytes());
+    h.update(stage.as_bytes());
+    let bytes = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}

@@ -1,0 +1,89 @@
+//! From a manifest path and command-line choices to a plan: load, expand the sweep, resolve every
+//! variant, merge into jobs, and locate the cache and results folders.
+
+use std::path::{Path, PathBuf};
+
+use super::error::{EngineError, Result};
+use super::executor::Registry;
+use super::manifest::Manifest;
+use super::plan::{Plan, Variant};
+use super::resolve::{Override, ResolvedExperiment, resolve};
+use super::sweep::{Sweep, expand};
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Manifest file.
+    pub manifest: PathBuf,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--set stage.param=value`, in order.
+    pub sets: Vec<String>,
+    /// `--backend` for learning stages.
+    pub backend: String,
+    /// `--cache` / `MEXP_CACHE`.
+    pub cache: Option<PathBuf>,
+    /// `--results`.
+    pub results: Option<PathBuf>,
+}
+
+/// A loaded, resolved and planned manifest.
+pub struct Session {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Expanded sweep, if any.
+    pub sweep: Option<Sweep>,
+    /// Jobs and variants.
+    pub plan: Plan,
+    /// Cache folder.
+    pub cache_dir: PathBuf,
+    /// Results folder (`results/` at the project root).
+    pub results_dir: PathBuf,
+}
+
+/// The project root of a manifest: the parent of its folder when that folder is `experiments/`,
+/// else the manifest's own folder. `cache/` and `results/` live there by default.
+pub fn project_root(manifest: &Path) -> PathBuf {
+    let dir = manifest.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if dir.file_name().is_some_and(|n| n == "experiments") {
+        dir.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    } else {
+        dir
+    }
+}
+
+impl Session {
+    /// Loads and plans a manifest.
+    pub fn open(registry: &Registry, req: &Request) -> Result<Session> {
+        let manifest = Manifest::load(&req.manifest)?;
+        let sets: Vec<Override> = req.sets.iter().map(|s| Override::parse_set(s)).collect::<Result<_>>()?;
+        let sweep = expand(&manifest)?;
+        let variants = match &sweep {
+            None => vec![Variant {
+                name: String::new(),
+                label: String::new(),
+                experiment: resolve(&manifest, &registry.catalog, req.profile.as_deref(), &[], &sets)?,
+            }],
+            Some(sw) => {
+                let mut out = Vec::with_capacity(sw.points.len());
+                for point in &sw.points {
+                    let experiment: ResolvedExperiment = resolve(&manifest, &registry.catalog, req.profile.as_deref(), &point.overrides, &sets)?;
+                    out.push(Variant { name: point.name.clone(), label: point.label(), experiment });
+                }
+                out
+            }
+        };
+        if variants.is_empty() {
+            return Err(EngineError::Usage("the sweep has no points".into()));
+        }
+        let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
+        let root = project_root(&req.manifest);
+        Ok(Session {
+            manifest,
+            sweep,
+            plan,
+            cache_dir: req.cache.clone().unwrap_or_else(|| root.join("cache")),
+            results_dir: req.results.clone().unwrap_or_else(|| root.join("results")),
+        })
+    }
+}

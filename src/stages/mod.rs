@@ -1,0 +1,16 @@
+//! Stage adapters: one per stage kind. Each reads its parameters and inputs from a
+//! [`StageContext`](crate::engine::StageContext), calls the physics or learning code, and writes its
+//! declared outputs. The catalogue entries (`stages/<kind>.toml`) describe them.
+
+use std::sync::Arc;
+
+use crate::engine::{Registry, Result, catalog::Catalog};
+
+pub mod table;
+
+/// Every stage kind compiled into this binary, with its catalogue.
+pub fn registry() -> Result<Registry> {
+    let mut r = Registry::new(Catalog::builtin()?);
+    r.register("table", Arc::new(table::TableStage));
+    Ok(r)
+}
