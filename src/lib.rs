@@ -5,4 +5,8 @@
 
 pub mod cli;
 pub mod engine;
+pub mod io;
+pub mod learn;
+pub mod physics;
+pub mod report;
 pub mod stages;

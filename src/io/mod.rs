@@ -1,0 +1,3 @@
+//! File formats for exchanging arrays with other tools.
+
+pub mod npy;

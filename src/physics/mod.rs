@@ -1,0 +1,5 @@
+//! Pure numerics (f64, ndarray/rayon/rustfft): grain structures, micromagnetics (one file per energy
+//! term), anchor points, Stoner–Wohlfarth, the embedded Stoner–Wohlfarth model, prism-magnet fields.
+//! Knows nothing of burn or the engine.
+
+pub mod grains;
