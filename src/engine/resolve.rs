@@ -233,12 +233,13 @@ fn resolve_params(
                 let help = did_you_mean(key, names.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("`mexp stages {}` lists its parameters", spec.kind));
-                let msg = if *layer == "--set" {
-                    format!("--set {stage}.{key}: stage kind `{}` has no parameter `{key}`", spec.kind)
+                if *layer == "--set" {
+                    let msg = format!("--set {stage}.{key}: stage kind `{}` has no parameter `{key}`", spec.kind);
+                    diags.push(Diagnostic::at(std::path::Path::new("<command line>"), "", None, msg).with_help(help));
                 } else {
-                    format!("unknown parameter `{key}` for stage `{stage}` (kind `{}`)", spec.kind)
-                };
-                diags.push(manifest.diag(v.key_span.clone(), msg).with_help(help));
+                    let msg = format!("unknown parameter `{key}` for stage `{stage}` (kind `{}`)", spec.kind);
+                    diags.push(manifest.diag(v.key_span.clone(), msg).with_help(help));
+                }
             }
         }
         figment = figment.merge(Layer {
