@@ -8,15 +8,35 @@ use std::time::Duration;
 use serde_json::Value;
 
 fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp")).args(args).current_dir(cwd).output().expect("run mexp")
+    Command::new(env!("CARGO_BIN_EXE_mexp"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run mexp")
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 fn statuses(v: &Value) -> Vec<(String, String)> {
-    v["stages"].as_array().expect("stages").iter().map(|s| (s["name"].as_str().unwrap_or("").to_string(), s["status"].as_str().unwrap_or("").to_string())).collect()
+    v["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_string(),
+                s["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }
 
 fn project(manifest: &str) -> (tempfile::TempDir, PathBuf) {
@@ -52,32 +72,80 @@ fn run_twice_second_is_all_cached_and_results_are_published() {
     let (tmp, m) = project(DEMO);
     let m = m.to_str().expect("utf8");
     let first = mexp(&["run", m, "--json"], tmp.path());
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
-    assert_eq!(statuses(&json(&first)), vec![("grains".into(), "run".into()), ("more".into(), "run".into())]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        statuses(&json(&first)),
+        vec![
+            ("grains".into(), "run".into()),
+            ("more".into(), "run".into())
+        ]
+    );
     let second = mexp(&["run", m, "--json"], tmp.path());
-    assert_eq!(statuses(&json(&second)), vec![("grains".into(), "cached".into()), ("more".into(), "cached".into())]);
-    assert!(tmp.path().join("results/demo/grains/structures.json").is_file());
+    assert_eq!(
+        statuses(&json(&second)),
+        vec![
+            ("grains".into(), "cached".into()),
+            ("more".into(), "cached".into())
+        ]
+    );
+    assert!(
+        tmp.path()
+            .join("results/demo/grains/structures.json")
+            .is_file()
+    );
     assert!(tmp.path().join("results/demo/summary.md").is_file());
-    let plan = json(&mexp(&["plan", m, "--json", "--set", "grains.count=13"], tmp.path()));
+    let plan = json(&mexp(
+        &["plan", m, "--json", "--set", "grains.count=13"],
+        tmp.path(),
+    ));
     assert_eq!(plan["schema"], "mexp/1");
     assert_eq!(plan["stages"][0]["status"], "run");
-    assert_eq!(plan["stages"][0]["reasons"][0], "params changed: grains.count 12 → 13");
+    assert_eq!(
+        plan["stages"][0]["reasons"][0],
+        "params changed: grains.count 12 → 13"
+    );
     assert_eq!(plan["stages"][1]["status"], "cached");
 }
 
 #[test]
 fn exit_codes_distinguish_bad_manifests_from_failed_stages() {
-    let (tmp, m) = project("[experiment]\nname = \"x\"\nseed = 1\n[stages.g]\nkind = \"grain_sampling\"\ncuont = 3\n");
+    let (tmp, m) = project(
+        "[experiment]\nname = \"x\"\nseed = 1\n[stages.g]\nkind = \"grain_sampling\"\ncuont = 3\n",
+    );
     let bad = mexp(&["plan", m.to_str().expect("utf8")], tmp.path());
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("did you mean `count`?"));
-    let (tmp, m) = project("[experiment]\nname = \"x\"\nseed = 1\n[stages.g]\nkind = \"grain_sampling\"\ngrains_min = 50\ngrains_max = 10\n[stages.h]\nkind = \"grain_sampling\"\ncount = 2\nnx = 8\nny = 8\n");
-    let failed = mexp(&["run", m.to_str().expect("utf8"), "--json", "--keep-going"], tmp.path());
+    let (tmp, m) = project(
+        "[experiment]\nname = \"x\"\nseed = 1\n[stages.g]\nkind = \"grain_sampling\"\ngrains_min = 50\ngrains_max = 10\n[stages.h]\nkind = \"grain_sampling\"\ncount = 2\nnx = 8\nny = 8\n",
+    );
+    let failed = mexp(
+        &["run", m.to_str().expect("utf8"), "--json", "--keep-going"],
+        tmp.path(),
+    );
     assert_eq!(failed.status.code(), Some(1));
     let v = json(&failed);
-    assert_eq!(statuses(&v), vec![("g".into(), "failed".into()), ("h".into(), "run".into())]);
-    assert!(v["stages"][0]["error"].as_str().unwrap_or("").contains("log:"), "the error names the stage's log");
-    assert_eq!(mexp(&["show", m.to_str().expect("utf8"), "nope"], tmp.path()).status.code(), Some(2));
+    assert_eq!(
+        statuses(&v),
+        vec![("g".into(), "failed".into()), ("h".into(), "run".into())]
+    );
+    assert!(
+        v["stages"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("log:"),
+        "the error names the stage's log"
+    );
+    assert_eq!(
+        mexp(&["show", m.to_str().expect("utf8"), "nope"], tmp.path())
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -85,20 +153,42 @@ fn kill_9_mid_stage_leaves_nothing_trusted_and_rerun_gives_the_same_result() {
     let big = "[experiment]\nname = \"k\"\nseed = 3\n[stages.g]\nkind = \"grain_sampling\"\ncount = 6000\n";
     let (tmp, m) = project(big);
     let m = m.to_str().expect("utf8");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mexp")).args(["run", m, "-q"]).current_dir(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mexp"))
+        .args(["run", m, "-q"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(Duration::from_millis(700));
-    assert!(child.try_wait().expect("wait").is_none(), "the stage must still be running when killed");
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the stage must still be running when killed"
+    );
     child.kill().expect("kill -9");
     let _ = child.wait();
-    let records = std::fs::read_dir(tmp.path().join("cache/records")).expect("records").count();
+    let records = std::fs::read_dir(tmp.path().join("cache/records"))
+        .expect("records")
+        .count();
     assert_eq!(records, 0, "a killed stage must leave no record");
     let plan = json(&mexp(&["plan", m, "--json"], tmp.path()));
     assert_eq!(plan["stages"][0]["status"], "run");
     let rerun = json(&mexp(&["run", m, "--json"], tmp.path()));
     let (tmp2, m2) = project(big);
-    let clean = json(&mexp(&["run", m2.to_str().expect("utf8"), "--json"], tmp2.path()));
-    assert_eq!(rerun["stages"][0]["outputs"]["structures"]["digest"], clean["stages"][0]["outputs"]["structures"]["digest"]);
-    assert_eq!(mexp(&["verify", "--cache", "cache"], tmp.path()).status.code(), Some(0));
+    let clean = json(&mexp(
+        &["run", m2.to_str().expect("utf8"), "--json"],
+        tmp2.path(),
+    ));
+    assert_eq!(
+        rerun["stages"][0]["outputs"]["structures"]["digest"],
+        clean["stages"][0]["outputs"]["structures"]["digest"]
+    );
+    assert_eq!(
+        mexp(&["verify", "--cache", "cache"], tmp.path())
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -106,14 +196,32 @@ fn two_concurrent_runs_compute_each_stage_once() {
     let text = "[experiment]\nname = \"c\"\nseed = 3\n[stages.g]\nkind = \"grain_sampling\"\ncount = 1500\n";
     let (tmp, m) = project(text);
     let m = m.to_str().expect("utf8");
-    let spawn = || Command::new(env!("CARGO_BIN_EXE_mexp")).args(["run", m, "--json"]).current_dir(tmp.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_mexp"))
+            .args(["run", m, "--json"])
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
     let (a, b) = (spawn(), spawn());
-    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
     assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
     let (ja, jb) = (json(&a), json(&b));
-    let mut st = vec![ja["stages"][0]["status"].as_str().unwrap_or("").to_string(), jb["stages"][0]["status"].as_str().unwrap_or("").to_string()];
+    let mut st = vec![
+        ja["stages"][0]["status"].as_str().unwrap_or("").to_string(),
+        jb["stages"][0]["status"].as_str().unwrap_or("").to_string(),
+    ];
     st.sort();
-    assert_eq!(st, vec!["cached".to_string(), "run".to_string()], "exactly one run computes the stage");
+    assert_eq!(
+        st,
+        vec!["cached".to_string(), "run".to_string()],
+        "exactly one run computes the stage"
+    );
     assert_eq!(ja["stages"][0]["key"], jb["stages"][0]["key"]);
     assert_eq!(ja["stages"][0]["outputs"], jb["stages"][0]["outputs"]);
 }
@@ -125,18 +233,50 @@ fn verify_flags_corruption_and_gc_sweeps_what_no_manifest_keeps() {
     assert_eq!(mexp(&["run", m, "-q"], tmp.path()).status.code(), Some(0));
     let other = tmp.path().join("experiments/other.toml");
     std::fs::write(&other, "[experiment]\nname = \"other\"\nseed = 9\n[stages.x]\nkind = \"grain_sampling\"\ncount = 3\nnx = 8\nny = 8\npreview = 1\n").expect("write");
-    assert_eq!(mexp(&["run", other.to_str().expect("utf8"), "-q"], tmp.path()).status.code(), Some(0));
+    assert_eq!(
+        mexp(&["run", other.to_str().expect("utf8"), "-q"], tmp.path())
+            .status
+            .code(),
+        Some(0)
+    );
     let dry = mexp(&["gc", "--keep", m, "--dry-run"], tmp.path());
     let text = String::from_utf8_lossy(&dry.stdout).to_string();
-    assert!(text.contains("kept 2 records; would remove 1 records"), "{text}");
-    assert_eq!(std::fs::read_dir(tmp.path().join("cache/records")).expect("dir").count(), 3, "dry run deletes nothing");
-    assert_eq!(mexp(&["gc", "--keep", m], tmp.path()).status.code(), Some(0));
-    assert_eq!(std::fs::read_dir(tmp.path().join("cache/records")).expect("dir").count(), 2);
+    assert!(
+        text.contains("kept 2 records; would remove 1 records"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("cache/records"))
+            .expect("dir")
+            .count(),
+        3,
+        "dry run deletes nothing"
+    );
+    assert_eq!(
+        mexp(&["gc", "--keep", m], tmp.path()).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("cache/records"))
+            .expect("dir")
+            .count(),
+        2
+    );
     let again = json(&mexp(&["run", m, "--json"], tmp.path()));
-    assert!(statuses(&again).iter().all(|(_, s)| s == "cached"), "gc kept what the manifest uses");
+    assert!(
+        statuses(&again).iter().all(|(_, s)| s == "cached"),
+        "gc kept what the manifest uses"
+    );
     // Corrupt one object: verify exits 1 and the next run recomputes it.
-    let digest = again["stages"][0]["outputs"]["structures"]["digest"].as_str().expect("digest").to_string();
-    let obj = tmp.path().join("cache/objects").join(&digest[..2]).join(&digest[2..]);
+    let digest = again["stages"][0]["outputs"]["structures"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let obj = tmp
+        .path()
+        .join("cache/objects")
+        .join(&digest[..2])
+        .join(&digest[2..]);
     let mut perms = std::fs::metadata(&obj).expect("meta").permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
@@ -146,15 +286,33 @@ fn verify_flags_corruption_and_gc_sweeps_what_no_manifest_keeps() {
     assert_eq!(v.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&v.stdout).contains(&format!("corrupt: {digest}")));
     let rerun = json(&mexp(&["run", m, "--json"], tmp.path()));
-    assert_eq!(statuses(&rerun)[0], ("grains".to_string(), "run".to_string()));
-    assert_eq!(rerun["stages"][0]["outputs"]["structures"]["digest"], digest.as_str());
+    assert_eq!(
+        statuses(&rerun)[0],
+        ("grains".to_string(), "run".to_string())
+    );
+    assert_eq!(
+        rerun["stages"][0]["outputs"]["structures"]["digest"],
+        digest.as_str()
+    );
 }
 
 #[test]
 fn show_reports_params_with_their_layer() {
     let text = format!("{DEMO}\n[profile.big.stages.grains]\ncount = 40\n");
     let (tmp, m) = project(&text);
-    let out = mexp(&["show", m.to_str().expect("utf8"), "grains", "--profile", "big", "--set", "grains.nx=16", "--json"], tmp.path());
+    let out = mexp(
+        &[
+            "show",
+            m.to_str().expect("utf8"),
+            "grains",
+            "--profile",
+            "big",
+            "--set",
+            "grains.nx=16",
+            "--json",
+        ],
+        tmp.path(),
+    );
     let v = json(&out);
     assert_eq!(v["params"]["count"]["value"], 40);
     assert_eq!(v["params"]["count"]["source"], "profile");

@@ -31,7 +31,10 @@ fn param_change_reruns_exactly_the_affected_stages() {
     let s = session(&reg, &m, &["b.offset=5"]);
     let st = statuses(&s.plan, &Cache::open(&s.cache_dir).expect("cache"));
     let b = s.plan.index[&(0, "b".to_string())];
-    assert_eq!(st[b].reasons, vec!["params changed: b.offset 0 → 5".to_string()]);
+    assert_eq!(
+        st[b].reasons,
+        vec!["params changed: b.offset 0 → 5".to_string()]
+    );
     let c = s.plan.index[&(0, "c".to_string())];
     assert_eq!(st[c].reasons, vec!["upstream b will run".to_string()]);
     let (r, ran) = run(&reg, &s);
@@ -73,7 +76,9 @@ fn corrupted_object_is_detected_and_recomputed() {
     let (r, _) = run(&reg, &s);
     let cache = Cache::open(&s.cache_dir).expect("cache");
     let a = s.plan.index[&(0, "a".to_string())];
-    let digest = r.records[a].as_ref().expect("record").outputs["out"].digest.clone();
+    let digest = r.records[a].as_ref().expect("record").outputs["out"]
+        .digest
+        .clone();
     let path = cache.object_path(&digest);
     let mut perms = std::fs::metadata(&path).expect("meta").permissions();
     #[allow(clippy::permissions_set_readonly_false)]
@@ -85,7 +90,11 @@ fn corrupted_object_is_detected_and_recomputed() {
     assert!(!path.exists(), "corrupt object must be moved aside");
     let s2 = session(&reg, &m, &[]);
     let (r2, ran) = run(&reg, &s2);
-    assert_eq!(ran, vec!["a".to_string()], "only the stage whose output was corrupt reruns");
+    assert_eq!(
+        ran,
+        vec!["a".to_string()],
+        "only the stage whose output was corrupt reruns"
+    );
     assert_eq!(value(&s2, &r2, "c"), 13);
     assert!(cache.verify_object(&digest).expect("rehash"));
 }
@@ -93,7 +102,9 @@ fn corrupted_object_is_detected_and_recomputed() {
 #[test]
 fn sweep_variants_share_identical_upstream_stages() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let text = format!("{CHAIN}\n[sweep]\nmode = \"grid\"\n\"c.offset\" = [1, 2, 3]\n\"b.offset\" = [0, 1]\nreport = [\"c.out.value\"]\n");
+    let text = format!(
+        "{CHAIN}\n[sweep]\nmode = \"grid\"\n\"c.offset\" = [1, 2, 3]\n\"b.offset\" = [0, 1]\nreport = [\"c.out.value\"]\n"
+    );
     let m = write_manifest(tmp.path(), "sw", &text);
     let reg = default_registry();
     let s = session(&reg, &m, &[]);
@@ -104,10 +115,21 @@ fn sweep_variants_share_identical_upstream_stages() {
     let (r, ran) = run(&reg, &s);
     assert_eq!(ran.len(), 10);
     let cache = Cache::open(&s.cache_dir).expect("cache");
-    let files = mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref()).expect("publish");
-    let csv = std::fs::read_to_string(files.iter().find(|p| p.ends_with("sweep_summary.csv")).expect("csv")).expect("read");
+    let files =
+        mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref())
+            .expect("publish");
+    let csv = std::fs::read_to_string(
+        files
+            .iter()
+            .find(|p| p.ends_with("sweep_summary.csv"))
+            .expect("csv"),
+    )
+    .expect("read");
     assert_eq!(csv.lines().count(), 7);
-    assert!(csv.starts_with("variant,b.offset,c.offset,c.out.value\n"), "{csv}");
+    assert!(
+        csv.starts_with("variant,b.offset,c.offset,c.out.value\n"),
+        "{csv}"
+    );
     assert!(csv.contains("v005,1,3,"), "{csv}");
 }
 
@@ -115,15 +137,41 @@ fn sweep_variants_share_identical_upstream_stages() {
 fn zip_and_list_sweeps_expand_as_written() {
     let tmp = tempfile::tempdir().expect("tmp");
     let reg = default_registry();
-    let zip = write_manifest(tmp.path(), "zip", &format!("{CHAIN}\n[sweep]\nmode = \"zip\"\n\"a.n\" = [1, 2]\n\"c.offset\" = [5, 6]\n"));
+    let zip = write_manifest(
+        tmp.path(),
+        "zip",
+        &format!("{CHAIN}\n[sweep]\nmode = \"zip\"\n\"a.n\" = [1, 2]\n\"c.offset\" = [5, 6]\n"),
+    );
     assert_eq!(session(&reg, &zip, &[]).plan.variants.len(), 2);
-    let list = write_manifest(tmp.path(), "list", &format!("{CHAIN}\n[sweep]\nmode = \"list\"\npoints = [{{ \"a.n\" = 1 }}, {{ \"a.n\" = 2, \"c.offset\" = 3 }}, {{ \"d.n\" = 4 }}]\n"));
+    let list = write_manifest(
+        tmp.path(),
+        "list",
+        &format!(
+            "{CHAIN}\n[sweep]\nmode = \"list\"\npoints = [{{ \"a.n\" = 1 }}, {{ \"a.n\" = 2, \"c.offset\" = 3 }}, {{ \"d.n\" = 4 }}]\n"
+        ),
+    );
     let s = session(&reg, &list, &[]);
     assert_eq!(s.plan.variants.len(), 3);
     assert_eq!(s.plan.variants[1].label, "a.n=2, c.offset=3");
-    let lhs = write_manifest(tmp.path(), "lhs", &format!("{CHAIN}\n[sweep]\nmode = \"lhs\"\nn = 5\nseed = 3\n\"a.n\" = {{ min = 0, max = 100, int = true }}\n"));
+    let lhs = write_manifest(
+        tmp.path(),
+        "lhs",
+        &format!(
+            "{CHAIN}\n[sweep]\nmode = \"lhs\"\nn = 5\nseed = 3\n\"a.n\" = {{ min = 0, max = 100, int = true }}\n"
+        ),
+    );
     let s = session(&reg, &lhs, &[]);
-    let mut strata: Vec<i64> = s.plan.variants.iter().map(|v| v.experiment.stages[0].params["n"].as_integer().expect("int") / 20).collect();
+    let mut strata: Vec<i64> = s
+        .plan
+        .variants
+        .iter()
+        .map(|v| {
+            v.experiment.stages[0].params["n"]
+                .as_integer()
+                .expect("int")
+                / 20
+        })
+        .collect();
     strata.sort();
     assert_eq!(strata, vec![0, 1, 2, 3, 4], "one LHS sample per stratum");
 }

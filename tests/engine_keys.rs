@@ -19,5 +19,10 @@ fn golden_key_of_a_fixed_manifest() {
     let tmp2 = tempfile::tempdir().expect("tmp");
     let m2 = write_manifest(tmp2.path(), "renamed", CHAIN);
     let s2 = session(&reg, &m2, &["a.tag=\"golden\""]);
-    assert_eq!(s2.plan.jobs[s2.plan.index[&(0, "a".to_string())]].key_manifest(Default::default()).key(), manifest.key());
+    assert_eq!(
+        s2.plan.jobs[s2.plan.index[&(0, "a".to_string())]]
+            .key_manifest(Default::default())
+            .key(),
+        manifest.key()
+    );
 }

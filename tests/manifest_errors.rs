@@ -8,8 +8,12 @@ use mexp::engine::resolve::{Override, resolve};
 
 fn error(text: &str, sets: &[&str]) -> String {
     let registry = mexp::stages::registry().expect("registry");
-    let sets: Vec<Override> = sets.iter().map(|s| Override::parse_set(s).expect("set")).collect();
-    let result = Manifest::parse(Path::new("experiments/demo.toml"), text).and_then(|m| resolve(&m, &registry.catalog, None, &[], &sets).map(|_| ()));
+    let sets: Vec<Override> = sets
+        .iter()
+        .map(|s| Override::parse_set(s).expect("set"))
+        .collect();
+    let result = Manifest::parse(Path::new("experiments/demo.toml"), text)
+        .and_then(|m| resolve(&m, &registry.catalog, None, &[], &sets).map(|_| ()));
     match result {
         Ok(()) => panic!("expected an error for:\n{text}"),
         Err(e) => {
@@ -23,56 +27,93 @@ const HEAD: &str = "[experiment]\nname = \"demo\"\nseed = 1\n\n";
 
 #[test]
 fn unknown_stage_kind() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampler\"\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampler\"\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn misspelled_parameter() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncuont = 20\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncuont = 20\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn wrong_type() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncount = \"many\"\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncount = \"many\"\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn out_of_range() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ntheta_max_deg = 270\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ntheta_max_deg = 270\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn missing_input() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.t]\nkind = \"table\"\ninputs = {{ a = \"nowhere.metrics\" }}\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.t]\nkind = \"table\"\ninputs = {{ a = \"nowhere.metrics\" }}\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn unknown_output_name() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n\n[stages.t]\nkind = \"table\"\ninputs = {{ a = \"grains.structure\" }}\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!(
+            "{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n\n[stages.t]\nkind = \"table\"\ninputs = {{ a = \"grains.structure\" }}\n"
+        ),
+        &[]
+    ));
 }
 
 #[test]
 fn dependency_cycle() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.a]\nkind = \"table\"\ninputs = {{ x = \"c.json\" }}\n\n[stages.b]\nkind = \"table\"\ninputs = {{ x = \"a.json\" }}\n\n[stages.c]\nkind = \"table\"\ninputs = {{ x = \"b.json\" }}\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!(
+            "{HEAD}[stages.a]\nkind = \"table\"\ninputs = {{ x = \"c.json\" }}\n\n[stages.b]\nkind = \"table\"\ninputs = {{ x = \"a.json\" }}\n\n[stages.c]\nkind = \"table\"\ninputs = {{ x = \"b.json\" }}\n"
+        ),
+        &[]
+    ));
 }
 
 #[test]
 fn invalid_toml() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncount = 20 20\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncount = 20 20\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn unknown_top_level_table() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stage.grains]\nkind = \"grain_sampling\"\n"), &[]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stage.grains]\nkind = \"grain_sampling\"\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn bad_set_override() {
-    insta::assert_snapshot!(error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n"), &["grains.cout=5"]));
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n"),
+        &["grains.cout=5"]
+    ));
 }
 
 #[test]
 fn several_errors_are_reported_together() {
-    let e = error(&format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncuont = 1\nnx = -3\n"), &[]);
+    let e = error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\ncuont = 1\nnx = -3\n"),
+        &[],
+    );
     assert_eq!(e.matches("error:").count(), 2, "{e}");
 }

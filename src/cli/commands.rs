@@ -35,19 +35,40 @@ fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
 }
 
 /// `mexp run`.
-pub fn run(sel: &Selection, jobs: usize, threads: Option<usize>, keep_going: bool, quiet: bool) -> CmdResult {
+pub fn run(
+    sel: &Selection,
+    jobs: usize,
+    threads: Option<usize>,
+    keep_going: bool,
+    quiet: bool,
+) -> CmdResult {
     let t0 = Instant::now();
     let (registry, session, cache) = open(sel)?;
     let _guard = RunGuard::shared(&cache)?;
     let plan = &session.plan;
     let before = statuses(plan, &cache);
-    let cached = before.iter().filter(|s| s.state == PlanState::Cached).count();
+    let cached = before
+        .iter()
+        .filter(|s| s.state == PlanState::Cached)
+        .count();
     let quiet = quiet || sel.json;
     if !quiet {
         if let Some(sw) = &session.sweep {
-            eprintln!("sweep: {} variants, {} unique stages ({} cached, {} to run)", sw.points.len(), plan.jobs.len(), cached, plan.jobs.len() - cached);
+            eprintln!(
+                "sweep: {} variants, {} unique stages ({} cached, {} to run)",
+                sw.points.len(),
+                plan.jobs.len(),
+                cached,
+                plan.jobs.len() - cached
+            );
         } else if cached < plan.jobs.len() {
-            eprintln!("{}: {} stages ({} cached, {} to run)", session.manifest.experiment.name, plan.jobs.len(), cached, plan.jobs.len() - cached);
+            eprintln!(
+                "{}: {} stages ({} cached, {} to run)",
+                session.manifest.experiment.name,
+                plan.jobs.len(),
+                cached,
+                plan.jobs.len() - cached
+            );
         }
     }
     let _ = ctrlc::set_handler(|| {
@@ -55,19 +76,48 @@ pub fn run(sel: &Selection, jobs: usize, threads: Option<usize>, keep_going: boo
             eprintln!("\ninterrupted twice: exiting now (nothing half-written is ever trusted)");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupting: stopping running stages; finished work stays cached (Ctrl-C again to exit now)");
+        eprintln!(
+            "\ninterrupting: stopping running stages; finished work stays cached (Ctrl-C again to exit now)"
+        );
     });
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = ProgressView::new(plan.jobs.len(), quiet);
-    let report = execute(plan, &registry, &cache, &RunOptions { jobs, threads, keep_going }, &CANCEL, &progress)?;
+    let report = execute(
+        plan,
+        &registry,
+        &cache,
+        &RunOptions {
+            jobs,
+            threads,
+            keep_going,
+        },
+        &CANCEL,
+        &progress,
+    )?;
     progress.finish();
-    let summaries = crate::engine::results::publish(plan, &report, &cache, &session.results_dir, session.sweep.as_ref())?;
-    let failed = report.outcomes.iter().any(|o| matches!(o, Outcome::Failed(_)));
+    let summaries = crate::engine::results::publish(
+        plan,
+        &report,
+        &cache,
+        &session.results_dir,
+        session.sweep.as_ref(),
+    )?;
+    let failed = report
+        .outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Failed(_)));
     let interrupted = CANCEL.load(Ordering::SeqCst);
     if sel.json {
         output::print_json(&output::run_json(&session, &report, &before));
     } else {
-        output::print_run(&session, &report, &before, &summaries, t0.elapsed().as_secs_f64());
+        output::print_run(
+            &session,
+            &report,
+            &before,
+            &summaries,
+            t0.elapsed().as_secs_f64(),
+        );
     }
     if interrupted {
         return Err(EngineError::Interrupted);
@@ -93,12 +143,36 @@ pub fn show(sel: &Selection, stage: &str, variant: Option<&str>) -> CmdResult {
     let plan = &session.plan;
     let vi = match variant {
         None => 0,
-        Some(v) => plan.variants.iter().position(|x| x.name == v).ok_or_else(|| EngineError::Usage(format!("no variant `{v}`; variants: {}", plan.variants.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "))))?,
+        Some(v) => plan
+            .variants
+            .iter()
+            .position(|x| x.name == v)
+            .ok_or_else(|| {
+                EngineError::Usage(format!(
+                    "no variant `{v}`; variants: {}",
+                    plan.variants
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?,
     };
     let Some(&j) = plan.index.get(&(vi, stage.to_string())) else {
-        let names: Vec<&str> = plan.variants[vi].experiment.stages.iter().map(|s| s.name.as_str()).collect();
-        let hint = crate::engine::diag::did_you_mean(stage, names.iter().copied()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-        return Err(EngineError::Usage(format!("no stage `{stage}` in {}{hint}; stages: {}", sel.manifest.display(), names.join(", "))));
+        let names: Vec<&str> = plan.variants[vi]
+            .experiment
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let hint = crate::engine::diag::did_you_mean(stage, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(EngineError::Usage(format!(
+            "no stage `{stage}` in {}{hint}; stages: {}",
+            sel.manifest.display(),
+            names.join(", ")
+        )));
     };
     let st = statuses(plan, &cache);
     let value = output::show_json(&session, &registry, j, &st[j]);
@@ -116,8 +190,12 @@ pub fn stages(kind: Option<&str>) -> CmdResult {
     match kind {
         Some(k) => {
             let spec = registry.catalog.get(k).ok_or_else(|| {
-                let hint = crate::engine::diag::did_you_mean(k, registry.catalog.names()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-                EngineError::Usage(format!("unknown stage kind `{k}`{hint}; `mexp stages` lists them"))
+                let hint = crate::engine::diag::did_you_mean(k, registry.catalog.names())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                EngineError::Usage(format!(
+                    "unknown stage kind `{k}`{hint}; `mexp stages` lists them"
+                ))
             })?;
             print!("{}", output::kind_text(spec));
         }
@@ -125,7 +203,9 @@ pub fn stages(kind: Option<&str>) -> CmdResult {
             for spec in registry.catalog.kinds() {
                 println!("{:<20} {}", spec.kind, spec.doc);
             }
-            println!("\n`mexp stages <kind>` shows a kind's parameters, defaults, inputs and outputs.");
+            println!(
+                "\n`mexp stages <kind>` shows a kind's parameters, defaults, inputs and outputs."
+            );
         }
     }
     Ok(0)
@@ -134,15 +214,25 @@ pub fn stages(kind: Option<&str>) -> CmdResult {
 /// `mexp verify`.
 pub fn verify(cache_dir: &Path) -> CmdResult {
     if !cache_dir.join("objects").is_dir() {
-        return Err(EngineError::Usage(format!("{} is not a mexp cache (no objects/ folder)", cache_dir.display())));
+        return Err(EngineError::Usage(format!(
+            "{} is not a mexp cache (no objects/ folder)",
+            cache_dir.display()
+        )));
     }
     let cache = Cache::open(cache_dir)?;
     let t0 = Instant::now();
     let r = maintenance::verify(&cache)?;
     let secs = t0.elapsed().as_secs_f64();
-    println!("verified {} objects ({}) in {secs:.2} s", r.objects, human_bytes(r.bytes));
+    println!(
+        "verified {} objects ({}) in {secs:.2} s",
+        r.objects,
+        human_bytes(r.bytes)
+    );
     for d in &r.corrupt {
-        println!("corrupt: {d} (moved to {}; it will be recomputed)", cache.root().join("corrupt").display());
+        println!(
+            "corrupt: {d} (moved to {}; it will be recomputed)",
+            cache.root().join("corrupt").display()
+        );
     }
     for k in &r.incomplete_records {
         println!("incomplete record: {k} (its stage will rerun)");
@@ -161,7 +251,13 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
         let mut profiles: Vec<Option<String>> = vec![None];
         profiles.extend(manifest.profiles.keys().cloned().map(Some));
         for profile in profiles {
-            let req = Request { manifest: m.clone(), profile, backend: "flex".into(), cache: Some(cache_dir.clone()), ..Default::default() };
+            let req = Request {
+                manifest: m.clone(),
+                profile,
+                backend: "flex".into(),
+                cache: Some(cache_dir.clone()),
+                ..Default::default()
+            };
             sessions.push(Session::open(&registry, &req)?);
         }
     }
@@ -174,7 +270,11 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
         r.removed_records,
         r.removed_objects,
         human_bytes(r.freed_bytes),
-        if dry_run { " (dry run: nothing deleted)" } else { "" }
+        if dry_run {
+            " (dry run: nothing deleted)"
+        } else {
+            ""
+        }
     );
     Ok(0)
 }

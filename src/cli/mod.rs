@@ -128,12 +128,26 @@ pub fn main() -> ExitCode {
     };
     init_tracing(cli.verbose);
     let result = match cli.command {
-        Command::Run { sel, jobs, threads, keep_going, quiet } => commands::run(&sel, jobs, threads, keep_going, quiet),
+        Command::Run {
+            sel,
+            jobs,
+            threads,
+            keep_going,
+            quiet,
+        } => commands::run(&sel, jobs, threads, keep_going, quiet),
         Command::Plan { sel } => commands::plan(&sel),
-        Command::Show { sel, stage, variant } => commands::show(&sel, &stage, variant.as_deref()),
+        Command::Show {
+            sel,
+            stage,
+            variant,
+        } => commands::show(&sel, &stage, variant.as_deref()),
         Command::Stages { kind } => commands::stages(kind.as_deref()),
         Command::Verify { cache } => commands::verify(&cache),
-        Command::Gc { keep, dry_run, cache } => commands::gc(&keep, dry_run, cache),
+        Command::Gc {
+            keep,
+            dry_run,
+            cache,
+        } => commands::gc(&keep, dry_run, cache),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -150,8 +164,12 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Result of a command: the exit code on success.

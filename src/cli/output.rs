@@ -20,7 +20,17 @@ pub fn print_json(v: &Value) {
 
 fn outputs_json(rec: Option<&Record>) -> Value {
     match rec {
-        Some(r) => r.outputs.iter().map(|(k, o)| (k.clone(), json!({"file": o.file, "digest": o.digest, "bytes": o.bytes}))).collect::<serde_json::Map<_, _>>().into(),
+        Some(r) => r
+            .outputs
+            .iter()
+            .map(|(k, o)| {
+                (
+                    k.clone(),
+                    json!({"file": o.file, "digest": o.digest, "bytes": o.bytes}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
         None => json!({}),
     }
 }
@@ -47,16 +57,25 @@ fn header(session: &Session, command: &str) -> serde_json::Map<String, Value> {
     m.insert("schema".into(), json!(SCHEMA));
     m.insert("command".into(), json!(command));
     m.insert("experiment".into(), json!(session.manifest.experiment.name));
-    m.insert("variants".into(), session.plan.variants.iter().map(|v| json!({"name": v.name, "label": v.label})).collect());
+    m.insert(
+        "variants".into(),
+        session
+            .plan
+            .variants
+            .iter()
+            .map(|v| json!({"name": v.name, "label": v.label}))
+            .collect(),
+    );
     m
 }
 
 /// `plan --json`.
 pub fn plan_json(session: &Session, st: &[JobStatus]) -> Value {
     let mut m = header(session, "plan");
-    let rows = stage_rows(session, |j, name, kind| {
-        json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": st[j].reasons, "job": session.plan.jobs[j].identity[..16].to_string()})
-    });
+    let rows = stage_rows(
+        session,
+        |j, name, kind| json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": st[j].reasons, "job": session.plan.jobs[j].identity[..16].to_string()}),
+    );
     m.insert("stages".into(), rows.into());
     m.into()
 }
@@ -93,7 +112,12 @@ pub fn show_json(session: &Session, registry: &Registry, j: usize, st: &JobStatu
             (k.clone(), json!({"value": serde_json::to_value(v).unwrap_or(Value::Null), "source": source, "doc": doc}))
         })
         .collect();
-    let inputs: serde_json::Map<String, Value> = job.stage.inputs.iter().map(|(p, r)| (p.clone(), json!(format!("{}.{}", r.stage, r.output)))).collect();
+    let inputs: serde_json::Map<String, Value> = job
+        .stage
+        .inputs
+        .iter()
+        .map(|(p, r)| (p.clone(), json!(format!("{}.{}", r.stage, r.output))))
+        .collect();
     let rec = st.record.as_ref();
     json!({
         "schema": SCHEMA, "command": "show", "name": job.stage.name, "kind": job.stage.kind, "seed": job.stage.seed,
@@ -107,22 +131,40 @@ pub fn show_json(session: &Session, registry: &Registry, j: usize, st: &JobStatu
 /// Prints `plan` as text.
 pub fn print_plan(session: &Session, st: &[JobStatus]) {
     let n_run = st.iter().filter(|s| s.state == PlanState::Run).count();
-    let sweep = session.sweep.as_ref().map(|s| format!(", {} variants", s.points.len())).unwrap_or_default();
-    println!("{}: {} unique stages{sweep}: {} cached, {} to run", session.manifest.experiment.name, st.len(), st.len() - n_run, n_run);
+    let sweep = session
+        .sweep
+        .as_ref()
+        .map(|s| format!(", {} variants", s.points.len()))
+        .unwrap_or_default();
+    println!(
+        "{}: {} unique stages{sweep}: {} cached, {} to run",
+        session.manifest.experiment.name,
+        st.len(),
+        st.len() - n_run,
+        n_run
+    );
     let mut shown = vec![false; st.len()];
     for (vi, v) in session.plan.variants.iter().enumerate() {
         if !v.name.is_empty() {
             println!("{} ({})", v.name, v.label);
         }
         for s in &v.experiment.stages {
-            let Some(&j) = session.plan.index.get(&(vi, s.name.clone())) else { continue };
+            let Some(&j) = session.plan.index.get(&(vi, s.name.clone())) else {
+                continue;
+            };
             let indent = if v.name.is_empty() { "" } else { "  " };
             if shown[j] {
-                println!("{indent}  = {:<18} (shared with an earlier variant)", s.name);
+                println!(
+                    "{indent}  = {:<18} (shared with an earlier variant)",
+                    s.name
+                );
                 continue;
             }
             shown[j] = true;
-            let key = st[j].key.as_deref().map_or("(pending)".to_string(), |k| k[..12].to_string());
+            let key = st[j]
+                .key
+                .as_deref()
+                .map_or("(pending)".to_string(), |k| k[..12].to_string());
             match st[j].state {
                 PlanState::Cached => println!("{indent}  ✓ {:<18} cached  {key}", s.name),
                 PlanState::Run => {
@@ -137,7 +179,13 @@ pub fn print_plan(session: &Session, st: &[JobStatus]) {
 }
 
 /// Prints the end-of-run summary.
-pub fn print_run(session: &Session, report: &RunReport, before: &[JobStatus], summaries: &[std::path::PathBuf], secs: f64) {
+pub fn print_run(
+    session: &Session,
+    report: &RunReport,
+    before: &[JobStatus],
+    summaries: &[std::path::PathBuf],
+    secs: f64,
+) {
     let count = |f: fn(&Outcome) -> bool| report.outcomes.iter().filter(|o| f(o)).count();
     let (ran, cached, failed, skipped) = (
         count(|o| matches!(o, Outcome::Ran)),
@@ -148,53 +196,99 @@ pub fn print_run(session: &Session, report: &RunReport, before: &[JobStatus], su
     for (j, o) in report.outcomes.iter().enumerate() {
         let name = &session.plan.jobs[j].stage.name;
         match o {
-            Outcome::Ran => println!("  ran     {name:<18} {:>8.2} s  ({})", report.seconds[j], before[j].reasons.join("; ")),
+            Outcome::Ran => println!(
+                "  ran     {name:<18} {:>8.2} s  ({})",
+                report.seconds[j],
+                before[j].reasons.join("; ")
+            ),
             Outcome::Failed(e) => println!("  FAILED  {name:<18} {e}"),
             Outcome::Skipped(e) => println!("  skipped {name:<18} {e}"),
             Outcome::Cached => {}
         }
     }
-    println!("{}: {ran} ran, {cached} cached, {failed} failed, {skipped} skipped in {secs:.2} s", session.manifest.experiment.name);
+    println!(
+        "{}: {ran} ran, {cached} cached, {failed} failed, {skipped} skipped in {secs:.2} s",
+        session.manifest.experiment.name
+    );
     if let Some(first) = summaries.first() {
         println!("results: {}", first.display());
     }
-    for s in summaries.iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sweep_summary"))) {
+    for s in summaries.iter().filter(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("sweep_summary"))
+    }) {
         println!("sweep summary: {}", s.display());
     }
 }
 
 /// Prints `show` as text.
 pub fn print_show(v: &Value) {
-    let s = |k: &str| v.get(k).map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).unwrap_or_default();
+    let s = |k: &str| {
+        v.get(k)
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
     println!("stage {} (kind {})", s("name"), s("kind"));
     println!("  status  {}", s("status"));
     println!("  key     {}", s("key"));
     println!("  seed    {}", s("seed"));
-    if let Some(reasons) = v.get("reasons").and_then(Value::as_array).filter(|r| !r.is_empty()) {
-        println!("  why     {}", reasons.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));
+    if let Some(reasons) = v
+        .get("reasons")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    {
+        println!(
+            "  why     {}",
+            reasons
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     println!("  params");
     if let Some(p) = v.get("params").and_then(Value::as_object) {
         for (k, e) in p {
             let val = e.get("value").map(|x| x.to_string()).unwrap_or_default();
-            println!("    {k:<20} = {val:<16} [{}]  {}", e.get("source").and_then(Value::as_str).unwrap_or(""), e.get("doc").and_then(Value::as_str).unwrap_or(""));
+            println!(
+                "    {k:<20} = {val:<16} [{}]  {}",
+                e.get("source").and_then(Value::as_str).unwrap_or(""),
+                e.get("doc").and_then(Value::as_str).unwrap_or("")
+            );
         }
     }
-    if let Some(i) = v.get("inputs").and_then(Value::as_object).filter(|i| !i.is_empty()) {
+    if let Some(i) = v
+        .get("inputs")
+        .and_then(Value::as_object)
+        .filter(|i| !i.is_empty())
+    {
         println!("  inputs");
         for (k, r) in i {
             println!("    {k:<20} ← {}", r.as_str().unwrap_or(""));
         }
     }
-    if let Some(o) = v.get("outputs").and_then(Value::as_object).filter(|o| !o.is_empty()) {
+    if let Some(o) = v
+        .get("outputs")
+        .and_then(Value::as_object)
+        .filter(|o| !o.is_empty())
+    {
         println!("  outputs");
         for (k, e) in o {
             let digest = e.get("digest").and_then(Value::as_str).unwrap_or("");
-            println!("    {k:<20} {} ({} bytes, {})", e.get("file").and_then(Value::as_str).unwrap_or(""), e.get("bytes").unwrap_or(&Value::Null), &digest[..digest.len().min(12)]);
+            println!(
+                "    {k:<20} {} ({} bytes, {})",
+                e.get("file").and_then(Value::as_str).unwrap_or(""),
+                e.get("bytes").unwrap_or(&Value::Null),
+                &digest[..digest.len().min(12)]
+            );
         }
     }
     if let Some(w) = v.get("wall_seconds").and_then(Value::as_f64) {
-        println!("  wall    {w:.2} s on {} threads (mexp {})", s("threads"), s("mexp_version"));
+        println!(
+            "  wall    {w:.2} s on {} threads (mexp {})",
+            s("threads"),
+            s("mexp_version")
+        );
     }
 }
 
@@ -204,9 +298,22 @@ pub fn kind_text(spec: &KindSpec) -> String {
     if !spec.params.is_empty() {
         out.push_str("\nparameters:\n");
         for (k, p) in &spec.params {
-            let unit = p.unit.as_deref().map(|u| format!(" [{u}]")).unwrap_or_default();
-            let choices = p.choices.as_ref().map(|c| format!(" (one of: {})", c.join(", "))).unwrap_or_default();
-            out.push_str(&format!("  {k:<20} {:<12} = {:<14} {}{unit}{choices}\n", p.ty.name(), display_value(&p.default), p.doc));
+            let unit = p
+                .unit
+                .as_deref()
+                .map(|u| format!(" [{u}]"))
+                .unwrap_or_default();
+            let choices = p
+                .choices
+                .as_ref()
+                .map(|c| format!(" (one of: {})", c.join(", ")))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {k:<20} {:<12} = {:<14} {}{unit}{choices}\n",
+                p.ty.name(),
+                display_value(&p.default),
+                p.doc
+            ));
         }
     }
     if !spec.inputs.is_empty() || spec.any_inputs {
@@ -215,7 +322,11 @@ pub fn kind_text(spec: &KindSpec) -> String {
             out.push_str("  (any port names)\n");
         }
         for (k, i) in &spec.inputs {
-            out.push_str(&format!("  {k:<20} {}{}\n", i.doc, if i.optional { " (optional)" } else { "" }));
+            out.push_str(&format!(
+                "  {k:<20} {}{}\n",
+                i.doc,
+                if i.optional { " (optional)" } else { "" }
+            ));
         }
     }
     out.push_str("\noutputs:\n");

@@ -38,7 +38,9 @@ impl Cache {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(|e| EngineError::io("creating", &p, e))?;
         }
-        Ok(Cache { root: root.to_path_buf() })
+        Ok(Cache {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The cache root.
@@ -63,7 +65,10 @@ impl Cache {
     /// A fresh private staging directory under `tmp/`.
     pub fn staging_dir(&self, label: &str) -> Result<PathBuf> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = self.root.join("tmp").join(format!("{label}-{}-{n}", std::process::id()));
+        let p = self
+            .root
+            .join("tmp")
+            .join(format!("{label}-{}-{n}", std::process::id()));
         if p.exists() {
             fs::remove_dir_all(&p).map_err(|e| EngineError::io("clearing", &p, e))?;
         }
@@ -75,7 +80,9 @@ impl Cache {
     /// The file is hashed, fsynced and renamed (or dropped if the object already exists).
     pub fn put_file(&self, path: &Path) -> Result<(Digest, u64)> {
         let digest = hash_file(path)?;
-        let bytes = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.len();
+        let bytes = fs::metadata(path)
+            .map_err(|e| EngineError::io("reading", path, e))?
+            .len();
         let dest = self.object_path(&digest);
         if self.has_object(&digest, Some(bytes)) {
             let _ = fs::remove_file(path);
@@ -84,8 +91,12 @@ impl Cache {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(|e| EngineError::io("creating", parent, e))?;
         }
-        File::open(path).and_then(|f| f.sync_all()).map_err(|e| EngineError::io("syncing", path, e))?;
-        let mut perms = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.permissions();
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| EngineError::io("syncing", path, e))?;
+        let mut perms = fs::metadata(path)
+            .map_err(|e| EngineError::io("reading", path, e))?
+            .permissions();
         perms.set_readonly(true);
         fs::set_permissions(path, perms).map_err(|e| EngineError::io("protecting", path, e))?;
         fs::rename(path, &dest).map_err(|e| EngineError::io("publishing", &dest, e))?;
@@ -123,7 +134,10 @@ impl Cache {
     /// A fresh temp file path under `tmp/`.
     pub fn tmp_file(&self, label: &str) -> Result<PathBuf> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        Ok(self.root.join("tmp").join(format!("{label}-{}-{n}", std::process::id())))
+        Ok(self
+            .root
+            .join("tmp")
+            .join(format!("{label}-{}-{n}", std::process::id())))
     }
 
     /// Writes `bytes` to `dest` atomically (temp + fsync + rename).
@@ -133,7 +147,9 @@ impl Cache {
         }
         let tmp = self.tmp_file("atomic")?;
         let mut f = File::create(&tmp).map_err(|e| EngineError::io("writing", &tmp, e))?;
-        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| EngineError::io("writing", &tmp, e))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| EngineError::io("writing", &tmp, e))?;
         drop(f);
         fs::rename(&tmp, dest).map_err(|e| EngineError::io("publishing", dest, e))?;
         sync_dir(dest.parent());
@@ -147,7 +163,10 @@ impl Cache {
 
     /// Path of the ref of a stage of an experiment.
     pub fn ref_path(&self, experiment: &str, stage: &str) -> PathBuf {
-        self.root.join("refs").join(experiment).join(format!("{stage}.json"))
+        self.root
+            .join("refs")
+            .join(experiment)
+            .join(format!("{stage}.json"))
     }
 
     /// Directory holding the per-item shards of `key`.
@@ -183,7 +202,9 @@ impl Cache {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Entries of a directory in name order (empty if it does not exist).
@@ -200,14 +221,19 @@ pub fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// blake3 of a file's bytes (memory-mapped and multi-threaded for large files).
 pub fn hash_file(path: &Path) -> Result<Digest> {
-    let len = fs::metadata(path).map_err(|e| EngineError::io("reading", path, e))?.len();
+    let len = fs::metadata(path)
+        .map_err(|e| EngineError::io("reading", path, e))?
+        .len();
     let mut hasher = blake3::Hasher::new();
     if len >= 1 << 20 {
-        hasher.update_mmap_rayon(path).map_err(|e| EngineError::io("hashing", path, e))?;
+        hasher
+            .update_mmap_rayon(path)
+            .map_err(|e| EngineError::io("hashing", path, e))?;
     } else {
         let mut f = File::open(path).map_err(|e| EngineError::io("reading", path, e))?;
         let mut buf = Vec::with_capacity(len as usize);
-        f.read_to_end(&mut buf).map_err(|e| EngineError::io("reading", path, e))?;
+        f.read_to_end(&mut buf)
+            .map_err(|e| EngineError::io("reading", path, e))?;
         hasher.update(&buf);
     }
     Ok(hasher.finalize().to_hex().to_string())

@@ -166,7 +166,12 @@ impl Catalog {
     }
 
     /// Adds a kind from its catalogue TOML text and implementation fingerprint.
-    pub fn add_toml(&mut self, kind: &str, text: &str, fingerprint: &str) -> Result<(), EngineError> {
+    pub fn add_toml(
+        &mut self,
+        kind: &str,
+        text: &str,
+        fingerprint: &str,
+    ) -> Result<(), EngineError> {
         let mut spec: KindSpec = toml::from_str(text).map_err(|e| EngineError::Catalog {
             kind: kind.to_string(),
             message: e.to_string(),

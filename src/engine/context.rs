@@ -86,7 +86,13 @@ impl StageContext<'_> {
     }
 
     fn param(&self, name: &str) -> StageResult<&Value> {
-        self.params.get(name).ok_or_else(|| format!("stage kind `{}` has no parameter `{name}` in its catalogue", self.spec.kind).into())
+        self.params.get(name).ok_or_else(|| {
+            format!(
+                "stage kind `{}` has no parameter `{name}` in its catalogue",
+                self.spec.kind
+            )
+            .into()
+        })
     }
 
     /// A float parameter.
@@ -148,7 +154,11 @@ impl StageContext<'_> {
         match self.param(name)? {
             Value::Array(a) => a
                 .iter()
-                .map(|v| v.as_integer().ok_or_else(|| format!("parameter `{name}` must be an array of integers").into()))
+                .map(|v| {
+                    v.as_integer().ok_or_else(|| {
+                        format!("parameter `{name}` must be an array of integers").into()
+                    })
+                })
                 .collect(),
             v => Err(format!("parameter `{name}` is {v}, expected an array").into()),
         }
@@ -159,7 +169,11 @@ impl StageContext<'_> {
         match self.param(name)? {
             Value::Array(a) => a
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("parameter `{name}` must be an array of strings").into()))
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        format!("parameter `{name}` must be an array of strings").into()
+                    })
+                })
                 .collect(),
             v => Err(format!("parameter `{name}` is {v}, expected an array").into()),
         }
@@ -179,7 +193,9 @@ impl StageContext<'_> {
     pub fn input(&self, port: &str) -> StageResult<&Path> {
         match self.inputs.get(port) {
             Some(InputPath::File(p)) => Ok(p),
-            Some(InputPath::Tree(_)) => Err(format!("input `{port}` is a directory; use input_tree").into()),
+            Some(InputPath::Tree(_)) => {
+                Err(format!("input `{port}` is a directory; use input_tree").into())
+            }
             None => Err(format!("input `{port}` is not connected").into()),
         }
     }
@@ -195,7 +211,12 @@ impl StageContext<'_> {
 
     /// Where to write a declared output (a file path, or a directory created for `dir` outputs).
     pub fn output(&self, name: &str) -> StageResult<PathBuf> {
-        let spec = self.spec.outputs.get(name).ok_or_else(|| format!("stage kind `{}` declares no output `{name}`", self.spec.kind))?;
+        let spec = self.spec.outputs.get(name).ok_or_else(|| {
+            format!(
+                "stage kind `{}` declares no output `{name}`",
+                self.spec.kind
+            )
+        })?;
         let p = self.out_dir.join(&spec.file);
         if spec.dir {
             fs::create_dir_all(&p)?;
@@ -222,7 +243,11 @@ impl StageContext<'_> {
 
     /// Returns `Err(Interrupted)` if Ctrl-C was pressed.
     pub fn check_cancelled(&self) -> StageResult {
-        if self.cancelled() { Err(Box::new(Interrupted)) } else { Ok(()) }
+        if self.cancelled() {
+            Err(Box::new(Interrupted))
+        } else {
+            Ok(())
+        }
     }
 
     /// A progress bar for `total` items (field steps, epochs, structures) of this stage.

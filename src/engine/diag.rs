@@ -26,7 +26,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at byte range `span` of `source` (the text of `file`).
-    pub fn at(file: &Path, source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &Path,
+        source: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column, source_line, span_len) = match span {
             Some(r) => locate(source, r),
             None => (0, 0, String::new(), 0),
@@ -55,10 +60,17 @@ fn locate(source: &str, span: Range<usize>) -> (usize, usize, String, usize) {
     let before = &source[..start];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
-    let text = source[line_start..line_end].trim_end_matches('\r').to_string();
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
+    let text = source[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_string();
     let column = source[line_start..start].chars().count() + 1;
-    let len = source[start..span.end.min(line_end).max(start)].chars().count().max(1);
+    let len = source[start..span.end.min(line_end).max(start)]
+        .chars()
+        .count()
+        .max(1);
     (line, column, text, len)
 }
 
@@ -68,7 +80,13 @@ impl fmt::Display for Diagnostic {
         if self.line > 0 {
             let num = self.line.to_string();
             let pad = " ".repeat(num.len());
-            writeln!(f, "{pad}--> {}:{}:{}", self.file.display(), self.line, self.column)?;
+            writeln!(
+                f,
+                "{pad}--> {}:{}:{}",
+                self.file.display(),
+                self.line,
+                self.column
+            )?;
             writeln!(f, "{pad} |")?;
             writeln!(f, "{num} | {}", self.source_line)?;
             writeln!(
@@ -91,7 +109,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = edit_distance(&word.to_lowercase(), &c.to_lowercase());
@@ -111,13 +132,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }

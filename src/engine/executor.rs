@@ -28,7 +28,10 @@ pub struct Registry {
 impl Registry {
     /// A registry over `catalog` with no implementations yet.
     pub fn new(catalog: Catalog) -> Self {
-        Registry { catalog, impls: BTreeMap::new() }
+        Registry {
+            catalog,
+            impls: BTreeMap::new(),
+        }
     }
 
     /// Registers the implementation of `kind`.
@@ -91,27 +94,67 @@ struct State {
 }
 
 /// Runs every job of `plan` that is not cached.
-pub fn execute(plan: &Plan, registry: &Registry, cache: &Cache, opts: &RunOptions, cancel: &AtomicBool, progress: &ProgressView) -> Result<RunReport> {
+pub fn execute(
+    plan: &Plan,
+    registry: &Registry,
+    cache: &Cache,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    progress: &ProgressView,
+) -> Result<RunReport> {
     let n = plan.jobs.len();
-    let state = Mutex::new(State { slots: vec![Slot::Waiting; n], records: vec![None; n], seconds: vec![0.0; n], stop: false });
+    let state = Mutex::new(State {
+        slots: vec![Slot::Waiting; n],
+        records: vec![None; n],
+        seconds: vec![0.0; n],
+        stop: false,
+    });
     let wake = Condvar::new();
     let workers = opts.jobs.clamp(1, n.max(1));
     let threads_per_job = (opts.threads / workers).max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| worker(plan, registry, cache, opts, cancel, progress, &state, &wake, threads_per_job));
+            scope.spawn(|| {
+                worker(
+                    plan,
+                    registry,
+                    cache,
+                    opts,
+                    cancel,
+                    progress,
+                    &state,
+                    &wake,
+                    threads_per_job,
+                )
+            });
         }
     });
-    let st = state.into_inner().map_err(|_| EngineError::Usage("a worker thread panicked".into()))?;
+    let st = state
+        .into_inner()
+        .map_err(|_| EngineError::Usage("a worker thread panicked".into()))?;
     let outcomes = st.slots.into_iter().map(|s| match s {
         Slot::Finished(o) => o,
         _ => Outcome::Skipped("run stopped".into()),
     });
-    Ok(RunReport { outcomes: outcomes.collect(), records: st.records, seconds: st.seconds })
+    Ok(RunReport {
+        outcomes: outcomes.collect(),
+        records: st.records,
+        seconds: st.seconds,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn worker(plan: &Plan, registry: &Registry, cache: &Cache, opts: &RunOptions, cancel: &AtomicBool, progress: &ProgressView, state: &Mutex<State>, wake: &Condvar, threads: usize) {
+fn worker(
+    plan: &Plan,
+    registry: &Registry,
+    cache: &Cache,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    progress: &ProgressView,
+    state: &Mutex<State>,
+    wake: &Condvar,
+    threads: usize,
+) {
     loop {
         // Pick the first waiting job whose dependencies are all finished.
         let (i, digests) = {
@@ -128,8 +171,15 @@ fn worker(plan: &Plan, registry: &Registry, cache: &Cache, opts: &RunOptions, ca
                     }
                     any_waiting = true;
                     let deps: Vec<usize> = plan.jobs[i].deps.values().map(|(j, _)| *j).collect();
-                    if let Some(&bad) = deps.iter().find(|&&j| matches!(st.slots[j], Slot::Finished(Outcome::Failed(_)) | Slot::Finished(Outcome::Skipped(_)))) {
-                        let why = format!("upstream {} did not complete", plan.jobs[bad].stage.name);
+                    if let Some(&bad) = deps.iter().find(|&&j| {
+                        matches!(
+                            st.slots[j],
+                            Slot::Finished(Outcome::Failed(_))
+                                | Slot::Finished(Outcome::Skipped(_))
+                        )
+                    }) {
+                        let why =
+                            format!("upstream {} did not complete", plan.jobs[bad].stage.name);
                         st.slots[i] = Slot::Finished(Outcome::Skipped(why));
                         progress.update(|t| t.skipped += 1);
                         wake.notify_all();
@@ -140,7 +190,9 @@ fn worker(plan: &Plan, registry: &Registry, cache: &Cache, opts: &RunOptions, ca
                         progress.update(|t| t.skipped += 1);
                         continue;
                     }
-                    if deps.iter().all(|&j| matches!(st.slots[j], Slot::Finished(Outcome::Cached | Outcome::Ran))) {
+                    if deps.iter().all(|&j| {
+                        matches!(st.slots[j], Slot::Finished(Outcome::Cached | Outcome::Ran))
+                    }) {
                         pick = Some(i);
                         break;
                     }
@@ -191,7 +243,16 @@ fn worker(plan: &Plan, registry: &Registry, cache: &Cache, opts: &RunOptions, ca
 
 /// Runs (or finds cached) one job; returns its record and whether it was computed now.
 #[allow(clippy::too_many_arguments)]
-fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &Registry, cache: &Cache, cancel: &AtomicBool, progress: &ProgressView, threads: usize) -> std::result::Result<(Record, bool), String> {
+fn run_job(
+    plan: &Plan,
+    i: usize,
+    digests: BTreeMap<String, String>,
+    registry: &Registry,
+    cache: &Cache,
+    cancel: &AtomicBool,
+    progress: &ProgressView,
+    threads: usize,
+) -> std::result::Result<(Record, bool), String> {
     let job = &plan.jobs[i];
     let name = &job.stage.name;
     let manifest = job.key_manifest(digests.clone());
@@ -206,18 +267,34 @@ fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &
         publish_refs(&rec);
         return Ok((rec, false));
     }
-    let lock = KeyLock::acquire(cache, &key, name, |holder| progress.println(&format!("waiting for stage {name} (key {}…): {holder}", &key[..12]))).map_err(|e| e.to_string())?;
+    let lock = KeyLock::acquire(cache, &key, name, |holder| {
+        progress.println(&format!(
+            "waiting for stage {name} (key {}…): {holder}",
+            &key[..12]
+        ))
+    })
+    .map_err(|e| e.to_string())?;
     // Another run may have finished it while we waited.
     if let Some(rec) = Record::load(cache, &key).filter(valid) {
         publish_refs(&rec);
         return Ok((rec, false));
     }
-    let spec = registry.catalog.get(&job.stage.kind).ok_or_else(|| format!("unknown kind {}", job.stage.kind))?;
-    let stage_impl = registry.implementation(&job.stage.kind).ok_or_else(|| format!("stage kind `{}` has no implementation in this binary", job.stage.kind))?;
-    let inputs = materialize_inputs(plan, i, cache, &registry.catalog, &digests).map_err(|e| format!("stage {name}: {e}"))?;
+    let spec = registry
+        .catalog
+        .get(&job.stage.kind)
+        .ok_or_else(|| format!("unknown kind {}", job.stage.kind))?;
+    let stage_impl = registry.implementation(&job.stage.kind).ok_or_else(|| {
+        format!(
+            "stage kind `{}` has no implementation in this binary",
+            job.stage.kind
+        )
+    })?;
+    let inputs = materialize_inputs(plan, i, cache, &registry.catalog, &digests)
+        .map_err(|e| format!("stage {name}: {e}"))?;
     let staging = cache.staging_dir(&key[..16]).map_err(|e| e.to_string())?;
     let log_path = staging.join(".mexp-stage.log");
-    let log = StageContext::open_log(&log_path).map_err(|e| format!("stage {name}: cannot open log: {e}"))?;
+    let log = StageContext::open_log(&log_path)
+        .map_err(|e| format!("stage {name}: cannot open log: {e}"))?;
     let out_dir = staging.join("out");
     fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let ctx = StageContext {
@@ -237,13 +314,19 @@ fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &
     };
     progress.update(|t| t.running += 1);
     progress.println(&format!("▶ {name} ({})", job.stage.kind));
-    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let t0 = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
-    let result: std::result::Result<(), StageError> = match catch_unwind(AssertUnwindSafe(|| pool.install(|| stage_impl.run(&ctx)))) {
-        Ok(r) => r,
-        Err(panic) => Err(format!("panicked: {}", panic_message(&panic)).into()),
-    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result: std::result::Result<(), StageError> =
+        match catch_unwind(AssertUnwindSafe(|| pool.install(|| stage_impl.run(&ctx)))) {
+            Ok(r) => r,
+            Err(panic) => Err(format!("panicked: {}", panic_message(&panic)).into()),
+        };
     let wall = t0.elapsed().as_secs_f64();
     progress.update(|t| t.running -= 1);
     drop(ctx);
@@ -254,8 +337,13 @@ fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &
         format!("{msg}\n  log: {}", kept.display())
     };
     if let Err(e) = result {
-        let interrupted = e.is::<Interrupted>() || cancel.load(std::sync::atomic::Ordering::Relaxed);
-        let msg = if interrupted { format!("stage {name} interrupted") } else { format!("stage {name} failed: {e}") };
+        let interrupted =
+            e.is::<Interrupted>() || cancel.load(std::sync::atomic::Ordering::Relaxed);
+        let msg = if interrupted {
+            format!("stage {name} interrupted")
+        } else {
+            format!("stage {name} failed: {e}")
+        };
         return Err(fail(msg));
     }
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -265,11 +353,24 @@ fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &
     for (oname, ospec) in &spec.outputs {
         let path = out_dir.join(&ospec.file);
         let entry = if ospec.dir {
-            publish_tree(cache, &path).map(|(digest, bytes)| OutputEntry { digest, file: ospec.file.clone(), dir: true, bytes })
+            publish_tree(cache, &path).map(|(digest, bytes)| OutputEntry {
+                digest,
+                file: ospec.file.clone(),
+                dir: true,
+                bytes,
+            })
         } else if path.is_file() {
-            cache.put_file(&path).map(|(digest, bytes)| OutputEntry { digest, file: ospec.file.clone(), dir: false, bytes })
+            cache.put_file(&path).map(|(digest, bytes)| OutputEntry {
+                digest,
+                file: ospec.file.clone(),
+                dir: false,
+                bytes,
+            })
         } else {
-            return Err(fail(format!("stage {name} did not write its output `{oname}` ({})", ospec.file)));
+            return Err(fail(format!(
+                "stage {name} did not write its output `{oname}` ({})",
+                ospec.file
+            )));
         };
         outputs.insert(oname.clone(), entry.map_err(|e| fail(e.to_string()))?);
     }
@@ -299,15 +400,27 @@ fn run_job(plan: &Plan, i: usize, digests: BTreeMap<String, String>, registry: &
 
 /// Resolves the input files of job `i`, re-hashing each one: a corrupt object is quarantined and the
 /// stage fails with a message saying a rerun will recompute it (it is never used).
-fn materialize_inputs(plan: &Plan, i: usize, cache: &Cache, catalog: &Catalog, digests: &BTreeMap<String, String>) -> Result<BTreeMap<String, InputPath>> {
+fn materialize_inputs(
+    plan: &Plan,
+    i: usize,
+    cache: &Cache,
+    catalog: &Catalog,
+    digests: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, InputPath>> {
     let mut out = BTreeMap::new();
     for (port, (j, output)) in &plan.jobs[i].deps {
         let digest = &digests[port];
         check_object(cache, digest, &plan.jobs[*j].stage.name, output)?;
         let upstream = &plan.jobs[*j].stage.kind;
-        let is_dir = catalog.get(upstream).and_then(|k| k.outputs.get(output)).is_some_and(|o| o.dir);
+        let is_dir = catalog
+            .get(upstream)
+            .and_then(|k| k.outputs.get(output))
+            .is_some_and(|o| o.dir);
         if is_dir {
-            let tree = read_tree(cache, digest).ok_or_else(|| EngineError::Corrupt { path: cache.object_path(digest), message: "unreadable tree listing".into() })?;
+            let tree = read_tree(cache, digest).ok_or_else(|| EngineError::Corrupt {
+                path: cache.object_path(digest),
+                message: "unreadable tree listing".into(),
+            })?;
             let mut files = BTreeMap::new();
             for (rel, (d, _)) in tree {
                 check_object(cache, &d, &plan.jobs[*j].stage.name, output)?;
@@ -328,7 +441,9 @@ fn check_object(cache: &Cache, digest: &str, stage: &str, output: &str) -> Resul
     cache.quarantine(digest)?;
     Err(EngineError::Corrupt {
         path: cache.object_path(digest),
-        message: format!("output {output} of stage {stage} failed verification and was moved to cache/corrupt/; run again to recompute it"),
+        message: format!(
+            "output {output} of stage {stage} failed verification and was moved to cache/corrupt/; run again to recompute it"
+        ),
     })
 }
 
@@ -341,7 +456,10 @@ fn publish_tree(cache: &Cache, dir: &std::path::Path) -> Result<(String, u64)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+                let rel = p
+                    .strip_prefix(dir)
+                    .map(|r| r.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
                 tree.insert(rel, cache.put_file(&p)?);
             }
         }
@@ -351,5 +469,8 @@ fn publish_tree(cache: &Cache, dir: &std::path::Path) -> Result<(String, u64)> {
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -65,14 +65,19 @@ impl KeyManifest {
 
     /// The key: blake3 hex of the canonical encoding.
     pub fn key(&self) -> String {
-        blake3::hash(self.canonical().as_bytes()).to_hex().to_string()
+        blake3::hash(self.canonical().as_bytes())
+            .to_hex()
+            .to_string()
     }
 
     /// Human-readable differences from an older manifest, one reason per changed field.
     pub fn diff(&self, old: &KeyManifest, stage: &str) -> Vec<String> {
         let mut reasons = Vec::new();
         if old.format != self.format {
-            reasons.push(format!("key format changed: {} → {}", old.format, self.format));
+            reasons.push(format!(
+                "key format changed: {} → {}",
+                old.format, self.format
+            ));
         }
         if old.kind != self.kind {
             reasons.push(format!("kind changed: {} → {}", old.kind, self.kind));
@@ -89,17 +94,29 @@ impl KeyManifest {
                 self.backend.as_deref().unwrap_or("-")
             ));
         }
-        let keys: std::collections::BTreeSet<&String> = old.params.keys().chain(self.params.keys()).collect();
+        let keys: std::collections::BTreeSet<&String> =
+            old.params.keys().chain(self.params.keys()).collect();
         for k in keys {
             match (old.params.get(k), self.params.get(k)) {
                 (Some(a), Some(b)) if a == b => {}
-                (Some(a), Some(b)) => reasons.push(format!("params changed: {stage}.{k} {} → {}", display_value(a), display_value(b))),
-                (None, Some(b)) => reasons.push(format!("params changed: {stage}.{k} added ({})", display_value(b))),
-                (Some(a), None) => reasons.push(format!("params changed: {stage}.{k} removed (was {})", display_value(a))),
+                (Some(a), Some(b)) => reasons.push(format!(
+                    "params changed: {stage}.{k} {} → {}",
+                    display_value(a),
+                    display_value(b)
+                )),
+                (None, Some(b)) => reasons.push(format!(
+                    "params changed: {stage}.{k} added ({})",
+                    display_value(b)
+                )),
+                (Some(a), None) => reasons.push(format!(
+                    "params changed: {stage}.{k} removed (was {})",
+                    display_value(a)
+                )),
                 (None, None) => {}
             }
         }
-        let ports: std::collections::BTreeSet<&String> = old.inputs.keys().chain(self.inputs.keys()).collect();
+        let ports: std::collections::BTreeSet<&String> =
+            old.inputs.keys().chain(self.inputs.keys()).collect();
         for p in ports {
             if old.inputs.get(p) != self.inputs.get(p) {
                 reasons.push(format!("input {p} changed"));
@@ -120,10 +137,20 @@ pub fn canonical_value(v: &Value) -> String {
         Value::Boolean(b) => format!("b:{b}"),
         Value::String(s) => format!("s:{}", serde_json::Value::String(s.clone())),
         Value::Datetime(d) => format!("d:{d}"),
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical_value).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical_value).collect::<Vec<_>>().join(",")
+        ),
         Value::Table(t) => {
             let sorted: BTreeMap<&String, &Value> = t.iter().collect();
-            format!("{{{}}}", sorted.iter().map(|(k, v)| format!("{k}={}", canonical_value(v))).collect::<Vec<_>>().join(","))
+            format!(
+                "{{{}}}",
+                sorted
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", canonical_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         }
     }
 }
@@ -133,7 +160,10 @@ pub fn display_value(v: &Value) -> String {
     match v {
         Value::Float(f) => format!("{f}"),
         Value::String(s) => format!("\"{s}\""),
-        Value::Array(a) => format!("[{}]", a.iter().map(display_value).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(display_value).collect::<Vec<_>>().join(", ")
+        ),
         other => other.to_string(),
     }
 }
@@ -160,12 +190,18 @@ mod tests {
         let b = manifest(crate::engine::manifest::parse_value("0.0001").expect("toml"));
         assert_eq!(a.key(), b.key());
         assert_ne!(a.key(), manifest(Value::Float(3e-4)).key());
-        assert_eq!(canonical_value(&Value::Float(-0.0)), canonical_value(&Value::Float(0.0)));
+        assert_eq!(
+            canonical_value(&Value::Float(-0.0)),
+            canonical_value(&Value::Float(0.0))
+        );
     }
 
     #[test]
     fn diff_names_the_changed_param() {
         let r = manifest(Value::Float(3e-4)).diff(&manifest(Value::Float(1e-4)), "vae");
-        assert_eq!(r, vec!["params changed: vae.lr 0.0001 → 0.0003".to_string()]);
+        assert_eq!(
+            r,
+            vec!["params changed: vae.lr 0.0001 → 0.0003".to_string()]
+        );
     }
 }

@@ -17,7 +17,12 @@ pub struct KeyLock {
 
 impl KeyLock {
     /// Takes the lock of `key`, calling `on_wait` with a description of the holder if it must wait.
-    pub fn acquire(cache: &Cache, key: &str, stage: &str, on_wait: impl FnOnce(&str)) -> Result<KeyLock> {
+    pub fn acquire(
+        cache: &Cache,
+        key: &str,
+        stage: &str,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<KeyLock> {
         let path = cache.lock_path(key);
         let mut file = OpenOptions::new()
             .create(true)
@@ -31,9 +36,14 @@ impl KeyLock {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = if holder.trim().is_empty() { "held by another mexp run".to_string() } else { format!("held by {}", holder.trim()) };
+                let holder = if holder.trim().is_empty() {
+                    "held by another mexp run".to_string()
+                } else {
+                    format!("held by {}", holder.trim())
+                };
                 on_wait(&holder);
-                file.lock().map_err(|e| EngineError::io("locking", &path, e))?;
+                file.lock()
+                    .map_err(|e| EngineError::io("locking", &path, e))?;
             }
             Err(TryLockError::Error(e)) => return Err(EngineError::io("locking", &path, e)),
         }

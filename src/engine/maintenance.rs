@@ -31,11 +31,16 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport> {
     let checked: Vec<(String, u64, bool)> = objects
         .par_iter()
         .map(|d| {
-            let bytes = fs::metadata(cache.object_path(d)).map(|m| m.len()).unwrap_or(0);
+            let bytes = fs::metadata(cache.object_path(d))
+                .map(|m| m.len())
+                .unwrap_or(0);
             (d.clone(), bytes, cache.verify_object(d).unwrap_or(false))
         })
         .collect();
-    let mut report = VerifyReport { objects: checked.len(), ..Default::default() };
+    let mut report = VerifyReport {
+        objects: checked.len(),
+        ..Default::default()
+    };
     for (d, bytes, ok) in checked {
         report.bytes += bytes;
         if !ok {
@@ -72,14 +77,20 @@ pub struct RunGuard {
 
 fn guard_file(cache: &Cache) -> Result<File> {
     let p = cache.root().join("locks").join("gc.lock");
-    OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(|e| EngineError::io("opening", &p, e))
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| EngineError::io("opening", &p, e))
 }
 
 impl RunGuard {
     /// Taken by every run for its duration.
     pub fn shared(cache: &Cache) -> Result<RunGuard> {
         let f = guard_file(cache)?;
-        f.lock_shared().map_err(|e| EngineError::io("locking", cache.root(), e))?;
+        f.lock_shared()
+            .map_err(|e| EngineError::io("locking", cache.root(), e))?;
         Ok(RunGuard { _file: f })
     }
 }
@@ -89,7 +100,9 @@ impl RunGuard {
 pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> Result<GcReport> {
     let guard = guard_file(cache)?;
     if !dry_run && guard.try_lock().is_err() {
-        return Err(EngineError::Usage("a `mexp run` is using this cache; run gc when it has finished".into()));
+        return Err(EngineError::Usage(
+            "a `mexp run` is using this cache; run gc when it has finished".into(),
+        ));
     }
     let mut keep_records = BTreeSet::new();
     let mut keep_objects = BTreeSet::new();
@@ -101,7 +114,10 @@ pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> R
             }
         }
     }
-    let mut report = GcReport { kept_records: keep_records.len(), ..Default::default() };
+    let mut report = GcReport {
+        kept_records: keep_records.len(),
+        ..Default::default()
+    };
     for key in cache.list_records()? {
         if !keep_records.contains(&key) {
             report.removed_records += 1;
@@ -127,13 +143,21 @@ fn remove(p: &Path, dry_run: bool, freed: &mut u64) -> Result<()> {
     if dry_run {
         return Ok(());
     }
-    let r = if p.is_dir() { fs::remove_dir_all(p) } else { fs::remove_file(p) };
+    let r = if p.is_dir() {
+        fs::remove_dir_all(p)
+    } else {
+        fs::remove_file(p)
+    };
     r.map_err(|e| EngineError::io("removing", p, e))
 }
 
 fn du(p: &Path) -> u64 {
     if p.is_dir() {
-        read_dir_sorted(p).unwrap_or_default().iter().map(|c| du(c)).sum()
+        read_dir_sorted(p)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| du(c))
+            .sum()
     } else {
         fs::metadata(p).map(|m| m.len()).unwrap_or(0)
     }
@@ -148,5 +172,9 @@ pub fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", units[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }

@@ -177,22 +177,28 @@ impl Parser<'_> {
                 let help = did_you_mean(key, TOP_LEVEL.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("top-level tables are: {}", TOP_LEVEL.join(", "))));
-                self.err(key_span(root, key).or(item.span()), format!("unknown top-level key `{key}`"), help);
+                self.err(
+                    key_span(root, key).or(item.span()),
+                    format!("unknown top-level key `{key}`"),
+                    help,
+                );
             }
         }
         let experiment = self.experiment(root);
         let stages = self.stages(root);
         let profiles = self.profiles(root);
-        let sweep = root.get("sweep").and_then(|item| match item.as_table_like() {
-            Some(t) => Some(SweepDecl {
-                entries: self.values(t),
-                span: item.span(),
-            }),
-            None => {
-                self.err(item.span(), "`sweep` must be a table", None);
-                None
-            }
-        });
+        let sweep = root
+            .get("sweep")
+            .and_then(|item| match item.as_table_like() {
+                Some(t) => Some(SweepDecl {
+                    entries: self.values(t),
+                    span: item.span(),
+                }),
+                None => {
+                    self.err(item.span(), "`sweep` must be a table", None);
+                    None
+                }
+            });
         Manifest {
             path: self.path.to_path_buf(),
             source: self.source.to_string(),
@@ -210,7 +216,11 @@ impl Parser<'_> {
             seed: 0,
         };
         let Some(item) = root.get("experiment") else {
-            self.err(Some(0..0), "missing `[experiment]` table", Some("add `[experiment]` with `name = \"...\"` and `seed = 42`".into()));
+            self.err(
+                Some(0..0),
+                "missing `[experiment]` table",
+                Some("add `[experiment]` with `name = \"...\"` and `seed = 42`".into()),
+            );
             return exp;
         };
         let Some(t) = item.as_table_like() else {
@@ -220,14 +230,23 @@ impl Parser<'_> {
         for (key, v) in self.values(t) {
             match (key.as_str(), &v.value) {
                 ("name", Value::String(s)) if valid_name(s) => exp.name = s.clone(),
-                ("name", _) => self.err(v.span, "experiment `name` must be a non-empty string of letters, digits, `_` or `-`", None),
+                ("name", _) => self.err(
+                    v.span,
+                    "experiment `name` must be a non-empty string of letters, digits, `_` or `-`",
+                    None,
+                ),
                 ("description", Value::String(s)) => exp.description = s.clone(),
                 ("description", _) => self.err(v.span, "`description` must be a string", None),
                 ("seed", Value::Integer(i)) if *i >= 0 => exp.seed = *i as u64,
                 ("seed", _) => self.err(v.span, "`seed` must be a non-negative integer", None),
                 (other, _) => {
-                    let help = did_you_mean(other, EXPERIMENT_KEYS.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-                    self.err(v.key_span, format!("unknown key `{other}` in [experiment]"), help)
+                    let help = did_you_mean(other, EXPERIMENT_KEYS.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.err(
+                        v.key_span,
+                        format!("unknown key `{other}` in [experiment]"),
+                        help,
+                    )
                 }
             }
         }
@@ -239,18 +258,30 @@ impl Parser<'_> {
 
     fn stages(&mut self, root: &toml_edit::Table) -> Vec<StageDecl> {
         let Some(item) = root.get("stages") else {
-            self.err(Some(0..0), "no stages: add at least one `[stages.<name>]` table", None);
+            self.err(
+                Some(0..0),
+                "no stages: add at least one `[stages.<name>]` table",
+                None,
+            );
             return Vec::new();
         };
         let Some(t) = item.as_table_like() else {
-            self.err(item.span(), "`stages` must be a table of stage tables", None);
+            self.err(
+                item.span(),
+                "`stages` must be a table of stage tables",
+                None,
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (name, item) in t.iter() {
             let name_span = t.key(name).and_then(|k| k.span());
             if !valid_name(name) {
-                self.err(name_span.clone(), format!("invalid stage name `{name}`: use letters, digits, `_` or `-`"), None);
+                self.err(
+                    name_span.clone(),
+                    format!("invalid stage name `{name}`: use letters, digits, `_` or `-`"),
+                    None,
+                );
                 continue;
             }
             let Some(st) = item.as_table_like() else {
@@ -262,20 +293,44 @@ impl Parser<'_> {
         out
     }
 
-    fn stage(&mut self, name: &str, name_span: Option<Range<usize>>, t: &dyn TableLike, span: Option<Range<usize>>) -> StageDecl {
+    fn stage(
+        &mut self,
+        name: &str,
+        name_span: Option<Range<usize>>,
+        t: &dyn TableLike,
+        span: Option<Range<usize>>,
+    ) -> StageDecl {
         let mut decl = StageDecl {
             name: name.to_string(),
             name_span: name_span.clone(),
-            kind: Located { value: String::new(), key_span: None, span: None },
+            kind: Located {
+                value: String::new(),
+                key_span: None,
+                span: None,
+            },
             inputs: Vec::new(),
             params: BTreeMap::new(),
             resources: BTreeMap::new(),
         };
         let mut values = self.values(t);
         match values.remove("kind") {
-            Some(Located { value: Value::String(k), key_span, span }) => decl.kind = Located { value: k, key_span, span },
+            Some(Located {
+                value: Value::String(k),
+                key_span,
+                span,
+            }) => {
+                decl.kind = Located {
+                    value: k,
+                    key_span,
+                    span,
+                }
+            }
             Some(v) => self.err(v.span, "`kind` must be a string", None),
-            None => self.err(name_span.or(span), format!("stage `{name}` has no `kind`"), Some("add `kind = \"<stage kind>\"`; `mexp stages` lists the kinds".into())),
+            None => self.err(
+                name_span.or(span),
+                format!("stage `{name}` has no `kind`"),
+                Some("add `kind = \"<stage kind>\"`; `mexp stages` lists the kinds".into()),
+            ),
         }
         if let Some(v) = values.remove("inputs") {
             match t.get("inputs").and_then(Item::as_table_like) {
@@ -283,18 +338,28 @@ impl Parser<'_> {
                     for (port, item) in inputs.iter() {
                         let key_span = inputs.key(port).and_then(|k| k.span());
                         match item.as_str().and_then(|s| s.split_once('.')) {
-                            Some((stage, output)) if !stage.is_empty() && !output.is_empty() => decl.inputs.push(InputDecl {
-                                port: port.to_string(),
-                                stage: stage.to_string(),
-                                output: output.to_string(),
-                                span: item.span(),
-                                key_span,
-                            }),
-                            _ => self.err(item.span(), format!("input `{port}` must be a string \"<stage>.<output>\""), None),
+                            Some((stage, output)) if !stage.is_empty() && !output.is_empty() => {
+                                decl.inputs.push(InputDecl {
+                                    port: port.to_string(),
+                                    stage: stage.to_string(),
+                                    output: output.to_string(),
+                                    span: item.span(),
+                                    key_span,
+                                })
+                            }
+                            _ => self.err(
+                                item.span(),
+                                format!("input `{port}` must be a string \"<stage>.<output>\""),
+                                None,
+                            ),
                         }
                     }
                 }
-                None => self.err(v.span, "`inputs` must be a table like { port = \"stage.output\" }", None),
+                None => self.err(
+                    v.span,
+                    "`inputs` must be a table like { port = \"stage.output\" }",
+                    None,
+                ),
             }
         }
         if let Some(v) = values.remove("resources") {
@@ -307,11 +372,20 @@ impl Parser<'_> {
         decl
     }
 
-    fn profiles(&mut self, root: &toml_edit::Table) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, Located<Value>>>> {
+    fn profiles(
+        &mut self,
+        root: &toml_edit::Table,
+    ) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, Located<Value>>>> {
         let mut out = BTreeMap::new();
-        let Some(item) = root.get("profile") else { return out };
+        let Some(item) = root.get("profile") else {
+            return out;
+        };
         let Some(t) = item.as_table_like() else {
-            self.err(item.span(), "`profile` must be a table: [profile.<name>.stages.<stage>]", None);
+            self.err(
+                item.span(),
+                "`profile` must be a table: [profile.<name>.stages.<stage>]",
+                None,
+            );
             return out;
         };
         for (pname, pitem) in t.iter() {
@@ -331,12 +405,19 @@ impl Parser<'_> {
                                             let mut vals = self.values(tt);
                                             for v in vals.values_mut() {
                                                 if v.key_span.is_none() {
-                                                    v.key_span = st.key(sname).and_then(|k| k.span());
+                                                    v.key_span =
+                                                        st.key(sname).and_then(|k| k.span());
                                                 }
                                             }
                                             stages.insert(sname.to_string(), vals);
                                         }
-                                        None => self.err(sitem.span(), format!("profile `{pname}`: stage `{sname}` must be a table"), None),
+                                        None => self.err(
+                                            sitem.span(),
+                                            format!(
+                                                "profile `{pname}`: stage `{sname}` must be a table"
+                                            ),
+                                            None,
+                                        ),
                                     }
                                 }
                             }
@@ -344,7 +425,11 @@ impl Parser<'_> {
                         }
                     }
                 }
-                None => self.err(pitem.span(), format!("profile `{pname}` must be a table"), None),
+                None => self.err(
+                    pitem.span(),
+                    format!("profile `{pname}` must be a table"),
+                    None,
+                ),
             }
             out.insert(pname.to_string(), stages);
         }
@@ -364,16 +449,30 @@ impl Parser<'_> {
                     inline.to_string()
                 }
                 Item::ArrayOfTables(a) => {
-                    let arr: toml_edit::Array = a.iter().map(|t| toml_edit::Value::InlineTable(t.clone().into_inline_table())).collect();
+                    let arr: toml_edit::Array = a
+                        .iter()
+                        .map(|t| toml_edit::Value::InlineTable(t.clone().into_inline_table()))
+                        .collect();
                     arr.to_string()
                 }
                 Item::None => continue,
             };
             match parse_value(&text) {
                 Some(value) => {
-                    out.insert(key.to_string(), Located { value, key_span, span: item.span() });
+                    out.insert(
+                        key.to_string(),
+                        Located {
+                            value,
+                            key_span,
+                            span: item.span(),
+                        },
+                    );
                 }
-                None => self.err(item.span(), format!("cannot read the value of `{key}`"), None),
+                None => self.err(
+                    item.span(),
+                    format!("cannot read the value of `{key}`"),
+                    None,
+                ),
             }
         }
         out
@@ -392,5 +491,7 @@ fn key_span(t: &toml_edit::Table, key: &str) -> Option<Range<usize>> {
 
 /// Names of experiments and stages: letters, digits, `_`, `-`.
 pub fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }

@@ -32,7 +32,11 @@ pub struct Variant {
 impl Variant {
     /// Namespace for refs and results: `<experiment>` or `<experiment>/<variant>`.
     pub fn namespace(&self) -> String {
-        if self.name.is_empty() { self.experiment.name.clone() } else { format!("{}/{}", self.experiment.name, self.name) }
+        if self.name.is_empty() {
+            self.experiment.name.clone()
+        } else {
+            format!("{}/{}", self.experiment.name, self.name)
+        }
     }
 }
 
@@ -89,11 +93,18 @@ impl Plan {
         let mut index = BTreeMap::new();
         for (vi, variant) in variants.iter().enumerate() {
             for stage in &variant.experiment.stages {
-                let spec = catalog.get(&stage.kind).ok_or_else(|| EngineError::Usage(format!("unknown kind {}", stage.kind)))?;
+                let spec = catalog
+                    .get(&stage.kind)
+                    .ok_or_else(|| EngineError::Usage(format!("unknown kind {}", stage.kind)))?;
                 let mut deps = BTreeMap::new();
                 let mut dep_ids = BTreeMap::new();
                 for (port, r) in &stage.inputs {
-                    let &j: &usize = index.get(&(vi, r.stage.clone())).ok_or_else(|| EngineError::Usage(format!("stage {} is not ordered after {}", stage.name, r.stage)))?;
+                    let &j: &usize = index.get(&(vi, r.stage.clone())).ok_or_else(|| {
+                        EngineError::Usage(format!(
+                            "stage {} is not ordered after {}",
+                            stage.name, r.stage
+                        ))
+                    })?;
                     deps.insert(port.clone(), (j, r.output.clone()));
                     dep_ids.insert(port.clone(), format!("{}:{}", jobs[j].identity, r.output));
                 }
@@ -121,12 +132,20 @@ impl Plan {
                 graph.update_edge(nodes[*j], nodes[i], ());
             }
         }
-        Ok(Plan { jobs, variants, index, graph })
+        Ok(Plan {
+            jobs,
+            variants,
+            index,
+            graph,
+        })
     }
 
     /// Indices of the jobs that consume job `i`'s outputs.
     pub fn dependents(&self, i: usize) -> Vec<usize> {
-        self.graph.neighbors(NodeIndex::new(i)).map(|n| self.graph[n]).collect()
+        self.graph
+            .neighbors(NodeIndex::new(i))
+            .map(|n| self.graph[n])
+            .collect()
     }
 }
 
@@ -154,7 +173,11 @@ pub struct JobStatus {
 }
 
 /// Input digests of job `i`, when every upstream job has a record.
-pub fn input_digests(plan: &Plan, i: usize, records: &[Option<Record>]) -> Option<BTreeMap<String, String>> {
+pub fn input_digests(
+    plan: &Plan,
+    i: usize,
+    records: &[Option<Record>],
+) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (port, (j, output)) in &plan.jobs[i].deps {
         let rec = records[*j].as_ref()?;
@@ -172,7 +195,8 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
             let (vi, name) = &job.uses[0];
             (plan.variants[*vi].namespace(), name.clone())
         };
-        let previous = StageRef::load(cache, &ns, &stage_name).and_then(|r| Record::load(cache, &r.key));
+        let previous =
+            StageRef::load(cache, &ns, &stage_name).and_then(|r| Record::load(cache, &r.key));
         let Some(digests) = input_digests(plan, i, &records) else {
             let mut reasons: Vec<String> = job
                 .deps
@@ -185,7 +209,12 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
                 let same_inputs = job.key_manifest(prev.key_manifest.inputs.clone());
                 reasons.extend(same_inputs.diff(&prev.key_manifest, &stage_name));
             }
-            out.push(JobStatus { state: PlanState::Run, key: None, reasons, record: None });
+            out.push(JobStatus {
+                state: PlanState::Run,
+                key: None,
+                reasons,
+                record: None,
+            });
             continue;
         };
         let manifest = job.key_manifest(digests);
@@ -193,11 +222,25 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
         match Record::load(cache, &key) {
             Some(rec) if rec.missing_outputs(cache).is_empty() => {
                 records[i] = Some(rec.clone());
-                out.push(JobStatus { state: PlanState::Cached, key: Some(key), reasons: Vec::new(), record: Some(rec) });
+                out.push(JobStatus {
+                    state: PlanState::Cached,
+                    key: Some(key),
+                    reasons: Vec::new(),
+                    record: Some(rec),
+                });
             }
             Some(rec) => {
-                let reasons = rec.missing_outputs(cache).into_iter().map(|o| format!("output {o} missing from cache")).collect();
-                out.push(JobStatus { state: PlanState::Run, key: Some(key), reasons, record: None });
+                let reasons = rec
+                    .missing_outputs(cache)
+                    .into_iter()
+                    .map(|o| format!("output {o} missing from cache"))
+                    .collect();
+                out.push(JobStatus {
+                    state: PlanState::Run,
+                    key: Some(key),
+                    reasons,
+                    record: None,
+                });
             }
             None => {
                 let reasons = match &previous {
@@ -205,10 +248,19 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
                     Some(prev) if prev.key == key => vec!["record missing from cache".to_string()],
                     Some(prev) => {
                         let d = manifest.diff(&prev.key_manifest, &stage_name);
-                        if d.is_empty() { vec!["not run before with these settings".to_string()] } else { d }
+                        if d.is_empty() {
+                            vec!["not run before with these settings".to_string()]
+                        } else {
+                            d
+                        }
                     }
                 };
-                out.push(JobStatus { state: PlanState::Run, key: Some(key), reasons, record: None });
+                out.push(JobStatus {
+                    state: PlanState::Run,
+                    key: Some(key),
+                    reasons,
+                    record: None,
+                });
             }
         }
     }

@@ -38,7 +38,12 @@ impl ProgressView {
         let (multi, overall) = if live {
             let m = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
             let bar = m.add(ProgressBar::new(total as u64));
-            bar.set_style(ProgressStyle::with_template("{spinner} stages {pos}/{len} {wide_msg} [{elapsed_precise}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} stages {pos}/{len} {wide_msg} [{elapsed_precise}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
             bar.enable_steady_tick(Duration::from_millis(200));
             (Some(m), Some(bar))
         } else {
@@ -80,7 +85,10 @@ impl ProgressView {
         };
         if let Some(bar) = &self.overall {
             bar.set_position((t.done + t.cached + t.failed + t.skipped) as u64);
-            bar.set_message(format!("done {} · cached {} · running {} · failed {}", t.done, t.cached, t.running, t.failed));
+            bar.set_message(format!(
+                "done {} · cached {} · running {} · failed {}",
+                t.done, t.cached, t.running, t.failed
+            ));
         }
     }
 
@@ -99,7 +107,8 @@ impl ProgressView {
         let bar = self.multi.as_ref().map(|m| {
             let b = m.add(ProgressBar::new(total));
             b.set_style(
-                ProgressStyle::with_template("  {prefix:.bold} {bar:30} {pos}/{len} {msg} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("  {prefix:.bold} {bar:30} {pos}/{len} {msg} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             b.set_prefix(format!("{stage}: {label}"));
             b

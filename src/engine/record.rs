@@ -80,7 +80,9 @@ impl Record {
                 if !cache.has_object(&o.digest, Some(o.bytes)) {
                     return true;
                 }
-                o.dir && read_tree(cache, &o.digest).is_none_or(|t| t.values().any(|(d, b)| !cache.has_object(d, Some(*b))))
+                o.dir
+                    && read_tree(cache, &o.digest)
+                        .is_none_or(|t| t.values().any(|(d, b)| !cache.has_object(d, Some(*b))))
             })
             .map(|(n, _)| n.clone())
             .collect()
@@ -121,7 +123,9 @@ impl StageRef {
 
     /// Points the stage at `key`.
     pub fn store(cache: &Cache, experiment: &str, stage: &str, key: &str) -> Result<()> {
-        let r = StageRef { key: key.to_string() };
+        let r = StageRef {
+            key: key.to_string(),
+        };
         let bytes = serde_json::to_vec(&r).map_err(|e| EngineError::Usage(e.to_string()))?;
         cache.write_atomic(&cache.ref_path(experiment, stage), &bytes)
     }

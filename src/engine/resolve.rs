@@ -76,7 +76,11 @@ pub struct Override {
 impl Override {
     /// Parses a `--set stage.param=value` argument (value in TOML syntax; bare words are strings).
     pub fn parse_set(arg: &str) -> Result<Override> {
-        let usage = || EngineError::Usage(format!("--set `{arg}`: expected <stage>.<param>=<value>, e.g. --set vae.epochs=50"));
+        let usage = || {
+            EngineError::Usage(format!(
+                "--set `{arg}`: expected <stage>.<param>=<value>, e.g. --set vae.epochs=50"
+            ))
+        };
         let (path, value) = arg.split_once('=').ok_or_else(usage)?;
         let (stage, param) = path.trim().split_once('.').ok_or_else(usage)?;
         let value = parse_value(value).unwrap_or_else(|| Value::String(value.trim().to_string()));
@@ -121,8 +125,21 @@ pub fn resolve(
                 let known: Vec<&str> = manifest.profiles.keys().map(String::as_str).collect();
                 let help = did_you_mean(p, known.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("profiles in this manifest: {}", if known.is_empty() { "none".into() } else { known.join(", ") }));
-                return Err(EngineError::Manifest(vec![manifest.diag(None, format!("unknown profile `{p}`")).with_help(help)]));
+                    .unwrap_or_else(|| {
+                        format!(
+                            "profiles in this manifest: {}",
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        )
+                    });
+                return Err(EngineError::Manifest(vec![
+                    manifest
+                        .diag(None, format!("unknown profile `{p}`"))
+                        .with_help(help),
+                ]));
             }
         },
     };
@@ -134,10 +151,18 @@ pub fn resolve(
             let help = did_you_mean(&decl.kind.value, catalog.names())
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| "`mexp stages` lists the stage kinds".into());
-            diags.push(manifest.diag(decl.kind.span.clone(), format!("unknown stage kind `{}`", decl.kind.value)).with_help(help));
+            diags.push(
+                manifest
+                    .diag(
+                        decl.kind.span.clone(),
+                        format!("unknown stage kind `{}`", decl.kind.value),
+                    )
+                    .with_help(help),
+            );
             continue;
         };
-        let mut layers: Vec<(&'static str, BTreeMap<String, Located<Value>>)> = vec![("manifest", decl.params.clone())];
+        let mut layers: Vec<(&'static str, BTreeMap<String, Located<Value>>)> =
+            vec![("manifest", decl.params.clone())];
         if let Some(p) = profile_layer.and_then(|p| p.get(&decl.name)) {
             layers.push(("profile", p.clone()));
         }
@@ -145,7 +170,16 @@ pub fn resolve(
             let vals: BTreeMap<String, Located<Value>> = ovs
                 .iter()
                 .filter(|o| o.stage == decl.name)
-                .map(|o| (o.param.clone(), Located { value: o.value.clone(), key_span: o.span.clone(), span: o.span.clone() }))
+                .map(|o| {
+                    (
+                        o.param.clone(),
+                        Located {
+                            value: o.value.clone(),
+                            key_span: o.span.clone(),
+                            span: o.span.clone(),
+                        },
+                    )
+                })
                 .collect();
             if !vals.is_empty() {
                 layers.push((name, vals));
@@ -154,7 +188,11 @@ pub fn resolve(
         match resolve_params(manifest, spec, &decl.name, &layers) {
             Ok((params, param_sources)) => {
                 let inputs = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
-                let resources = decl.resources.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+                let resources = decl
+                    .resources
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect();
                 stages.push(ResolvedStage {
                     name: decl.name.clone(),
                     kind: spec.kind.clone(),
@@ -168,10 +206,10 @@ pub fn resolve(
             Err(mut d) => diags.append(&mut d),
         }
     }
-    if diags.is_empty() {
-        if let Err(d) = order_stages(manifest, &mut stages) {
-            diags.push(d);
-        }
+    if diags.is_empty()
+        && let Err(d) = order_stages(manifest, &mut stages)
+    {
+        diags.push(d);
     }
     if diags.is_empty() {
         Ok(ResolvedExperiment {
@@ -196,8 +234,14 @@ fn check_override_stages(
         if names.contains(&stage) {
             return None;
         }
-        let help = did_you_mean(stage, names.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("stages: {}", names.join(", ")));
-        Some(manifest.diag(span, format!("{origin} names unknown stage `{stage}`")).with_help(help))
+        let help = did_you_mean(stage, names.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
+        Some(
+            manifest
+                .diag(span, format!("{origin} names unknown stage `{stage}`"))
+                .with_help(help),
+        )
     };
     if let Some(p) = profile {
         for (stage, vals) in p {
@@ -209,7 +253,11 @@ fn check_override_stages(
         diags.extend(unknown(&o.stage, o.span.clone(), "sweep"));
     }
     for o in sets {
-        diags.extend(unknown(&o.stage, None, &format!("--set {}.{}", o.stage, o.param)));
+        diags.extend(unknown(
+            &o.stage,
+            None,
+            &format!("--set {}.{}", o.stage, o.param),
+        ));
     }
 }
 
@@ -225,7 +273,11 @@ fn resolve_params(
     let names: Vec<&str> = spec.params.keys().map(String::as_str).collect();
     let mut figment = Figment::new().merge(Layer {
         name: "catalogue",
-        values: to_dict(spec.params.iter().map(|(k, p)| (k.clone(), p.default.clone()))),
+        values: to_dict(
+            spec.params
+                .iter()
+                .map(|(k, p)| (k.clone(), p.default.clone())),
+        ),
     });
     for (layer, vals) in layers {
         for (key, v) in vals {
@@ -234,44 +286,88 @@ fn resolve_params(
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("`mexp stages {}` lists its parameters", spec.kind));
                 if *layer == "--set" {
-                    let msg = format!("--set {stage}.{key}: stage kind `{}` has no parameter `{key}`", spec.kind);
-                    diags.push(Diagnostic::at(std::path::Path::new("<command line>"), "", None, msg).with_help(help));
+                    let msg = format!(
+                        "--set {stage}.{key}: stage kind `{}` has no parameter `{key}`",
+                        spec.kind
+                    );
+                    diags.push(
+                        Diagnostic::at(std::path::Path::new("<command line>"), "", None, msg)
+                            .with_help(help),
+                    );
                 } else {
-                    let msg = format!("unknown parameter `{key}` for stage `{stage}` (kind `{}`)", spec.kind);
+                    let msg = format!(
+                        "unknown parameter `{key}` for stage `{stage}` (kind `{}`)",
+                        spec.kind
+                    );
                     diags.push(manifest.diag(v.key_span.clone(), msg).with_help(help));
                 }
             }
         }
         figment = figment.merge(Layer {
             name: layer,
-            values: to_dict(vals.iter().filter(|(k, _)| spec.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.value.clone()))),
+            values: to_dict(
+                vals.iter()
+                    .filter(|(k, _)| spec.params.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.value.clone())),
+            ),
         });
     }
     let merged: BTreeMap<String, Value> = match figment.extract() {
         Ok(m) => m,
         Err(e) => {
-            diags.push(manifest.diag(None, format!("stage `{stage}`: cannot merge parameters: {e}")));
+            diags.push(manifest.diag(
+                None,
+                format!("stage `{stage}`: cannot merge parameters: {e}"),
+            ));
             return Err(diags);
         }
     };
     let mut params = BTreeMap::new();
     let mut sources = BTreeMap::new();
     for (key, pspec) in &spec.params {
-        let value = merged.get(key).cloned().unwrap_or_else(|| pspec.default.clone());
-        let source = figment.find_metadata(key).map_or("catalogue", |m| LAYERS.iter().copied().find(|l| *l == m.name).unwrap_or("catalogue"));
+        let value = merged
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| pspec.default.clone());
+        let source = figment.find_metadata(key).map_or("catalogue", |m| {
+            LAYERS
+                .iter()
+                .copied()
+                .find(|l| *l == m.name)
+                .unwrap_or("catalogue")
+        });
         match check_value(pspec, &value) {
             Ok(v) => {
                 params.insert(key.clone(), v);
                 sources.insert(key.clone(), source);
             }
             Err(msg) => {
-                let span = layers.iter().rev().find_map(|(l, vals)| (*l == source).then(|| vals.get(key).and_then(|v| v.span.clone())).flatten());
-                let origin = if source == "--set" { format!(" (from --set {stage}.{key})") } else { String::new() };
-                diags.push(manifest.diag(span, format!("stage `{stage}`, parameter `{key}`: {msg}{origin}")).with_help(format!("{key}: {} — {}", pspec.ty.name(), pspec.doc)));
+                let span = layers.iter().rev().find_map(|(l, vals)| {
+                    (*l == source)
+                        .then(|| vals.get(key).and_then(|v| v.span.clone()))
+                        .flatten()
+                });
+                let origin = if source == "--set" {
+                    format!(" (from --set {stage}.{key})")
+                } else {
+                    String::new()
+                };
+                diags.push(
+                    manifest
+                        .diag(
+                            span,
+                            format!("stage `{stage}`, parameter `{key}`: {msg}{origin}"),
+                        )
+                        .with_help(format!("{key}: {} — {}", pspec.ty.name(), pspec.doc)),
+                );
             }
         }
     }
-    if diags.is_empty() { Ok((params, sources)) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok((params, sources))
+    } else {
+        Err(diags)
+    }
 }
 
 fn to_dict(values: impl Iterator<Item = (String, Value)>) -> Dict {
@@ -291,7 +387,11 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
     };
     let bounded = |x: f64| -> std::result::Result<(), String> {
         if spec.min.is_some_and(|m| x < m) || spec.max.is_some_and(|m| x > m) {
-            return Err(format!("{x} is outside [{}, {}]", spec.min.map_or("-inf".into(), |m| m.to_string()), spec.max.map_or("inf".into(), |m| m.to_string())));
+            return Err(format!(
+                "{x} is outside [{}, {}]",
+                spec.min.map_or("-inf".into(), |m| m.to_string()),
+                spec.max.map_or("inf".into(), |m| m.to_string())
+            ));
         }
         Ok(())
     };
@@ -310,12 +410,16 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
             if let Some(choices) = &spec.choices
                 && !choices.contains(s)
             {
-                let hint = did_you_mean(s, choices.iter().map(String::as_str)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                let hint = did_you_mean(s, choices.iter().map(String::as_str))
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
                 return Err(format!("`{s}` is not one of {}{hint}", choices.join(", ")));
             }
             value.clone()
         }
-        (ParamType::IntArray, Value::Array(a)) if a.iter().all(|v| matches!(v, Value::Integer(_))) => {
+        (ParamType::IntArray, Value::Array(a))
+            if a.iter().all(|v| matches!(v, Value::Integer(_))) =>
+        {
             for v in a {
                 bounded(num(v).unwrap_or_default())?;
             }
@@ -330,7 +434,11 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
             }
             Value::Array(out)
         }
-        (ParamType::StringArray, Value::Array(a)) if a.iter().all(|v| matches!(v, Value::String(_))) => value.clone(),
+        (ParamType::StringArray, Value::Array(a))
+            if a.iter().all(|v| matches!(v, Value::String(_))) =>
+        {
+            value.clone()
+        }
         _ => return Err(found()),
     };
     Ok(out)
@@ -361,13 +469,41 @@ fn resolve_inputs(
         if !spec.any_inputs && !spec.inputs.contains_key(&inp.port) {
             let help = did_you_mean(&inp.port, spec.inputs.keys().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("inputs of `{}`: {}", spec.kind, join_or_none(spec.inputs.keys())));
-            diags.push(manifest.diag(inp.key_span.clone(), format!("stage `{}` (kind `{}`) has no input `{}`", decl.name, spec.kind, inp.port)).with_help(help));
+                .unwrap_or_else(|| {
+                    format!(
+                        "inputs of `{}`: {}",
+                        spec.kind,
+                        join_or_none(spec.inputs.keys())
+                    )
+                });
+            diags.push(
+                manifest
+                    .diag(
+                        inp.key_span.clone(),
+                        format!(
+                            "stage `{}` (kind `{}`) has no input `{}`",
+                            decl.name, spec.kind, inp.port
+                        ),
+                    )
+                    .with_help(help),
+            );
             continue;
         }
         let Some(up) = manifest.stage(&inp.stage) else {
-            let help = did_you_mean(&inp.stage, stage_names.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("stages: {}", stage_names.join(", ")));
-            diags.push(manifest.diag(inp.span.clone(), format!("input `{}` of stage `{}` refers to unknown stage `{}`", inp.port, decl.name, inp.stage)).with_help(help));
+            let help = did_you_mean(&inp.stage, stage_names.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("stages: {}", stage_names.join(", ")));
+            diags.push(
+                manifest
+                    .diag(
+                        inp.span.clone(),
+                        format!(
+                            "input `{}` of stage `{}` refers to unknown stage `{}`",
+                            inp.port, decl.name, inp.stage
+                        ),
+                    )
+                    .with_help(help),
+            );
             continue;
         };
         if let Some(up_spec) = catalog.get(&up.kind.value)
@@ -375,18 +511,52 @@ fn resolve_inputs(
         {
             let help = did_you_mean(&inp.output, up_spec.outputs.keys().map(String::as_str))
                 .map(|s| format!("did you mean `{}.{s}`?", inp.stage))
-                .unwrap_or_else(|| format!("outputs of `{}`: {}", up_spec.kind, join_or_none(up_spec.outputs.keys())));
-            diags.push(manifest.diag(inp.span.clone(), format!("stage `{}` (kind `{}`) has no output `{}`", inp.stage, up_spec.kind, inp.output)).with_help(help));
-            continue;
-        }
-        inputs.insert(inp.port.clone(), OutputRef { stage: inp.stage.clone(), output: inp.output.clone() });
-    }
-    for (port, ispec) in &spec.inputs {
-        if !ispec.optional && !inputs.contains_key(port) && !decl.inputs.iter().any(|i| &i.port == port) {
+                .unwrap_or_else(|| {
+                    format!(
+                        "outputs of `{}`: {}",
+                        up_spec.kind,
+                        join_or_none(up_spec.outputs.keys())
+                    )
+                });
             diags.push(
                 manifest
-                    .diag(decl.name_span.clone(), format!("stage `{}` (kind `{}`) is missing its input `{port}`", decl.name, spec.kind))
-                    .with_help(format!("add `inputs = {{ {port} = \"<stage>.<output>\" }}` — {}", ispec.doc)),
+                    .diag(
+                        inp.span.clone(),
+                        format!(
+                            "stage `{}` (kind `{}`) has no output `{}`",
+                            inp.stage, up_spec.kind, inp.output
+                        ),
+                    )
+                    .with_help(help),
+            );
+            continue;
+        }
+        inputs.insert(
+            inp.port.clone(),
+            OutputRef {
+                stage: inp.stage.clone(),
+                output: inp.output.clone(),
+            },
+        );
+    }
+    for (port, ispec) in &spec.inputs {
+        if !ispec.optional
+            && !inputs.contains_key(port)
+            && !decl.inputs.iter().any(|i| &i.port == port)
+        {
+            diags.push(
+                manifest
+                    .diag(
+                        decl.name_span.clone(),
+                        format!(
+                            "stage `{}` (kind `{}`) is missing its input `{port}`",
+                            decl.name, spec.kind
+                        ),
+                    )
+                    .with_help(format!(
+                        "add `inputs = {{ {port} = \"<stage>.<output>\" }}` — {}",
+                        ispec.doc
+                    )),
             );
         }
     }
@@ -395,14 +565,25 @@ fn resolve_inputs(
 
 fn join_or_none<'a>(it: impl Iterator<Item = &'a String>) -> String {
     let v: Vec<&str> = it.map(String::as_str).collect();
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// Sorts stages topologically (stable: file order among independent stages); names any cycle.
-fn order_stages(manifest: &Manifest, stages: &mut Vec<ResolvedStage>) -> std::result::Result<(), Diagnostic> {
+fn order_stages(
+    manifest: &Manifest,
+    stages: &mut Vec<ResolvedStage>,
+) -> std::result::Result<(), Diagnostic> {
     let mut graph = DiGraph::<usize, ()>::new();
     let nodes: Vec<_> = (0..stages.len()).map(|i| graph.add_node(i)).collect();
-    let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     for (i, s) in stages.iter().enumerate() {
         for r in s.inputs.values() {
             if let Some(&j) = index.get(r.stage.as_str()) {
@@ -413,24 +594,36 @@ fn order_stages(manifest: &Manifest, stages: &mut Vec<ResolvedStage>) -> std::re
     for scc in tarjan_scc(&graph) {
         let cyclic = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
         if cyclic {
-            let mut names: Vec<&str> = scc.iter().map(|n| stages[graph[*n]].name.as_str()).collect();
+            let mut names: Vec<&str> = scc
+                .iter()
+                .map(|n| stages[graph[*n]].name.as_str())
+                .collect();
             names.sort_by_key(|n| index[n]);
             // Walk the cycle in dependency order starting from the first stage in file order.
             let cycle = walk_cycle(&names, stages);
             let span = manifest.stage(names[0]).and_then(|d| d.name_span.clone());
-            return Err(manifest.diag(span, format!("dependency cycle: {cycle}")).with_help("a stage cannot consume, directly or indirectly, its own outputs"));
+            return Err(manifest
+                .diag(span, format!("dependency cycle: {cycle}"))
+                .with_help("a stage cannot consume, directly or indirectly, its own outputs"));
         }
     }
     // Kahn's algorithm with file order as the tie-breaker.
     let mut placed = vec![false; stages.len()];
     let mut order = Vec::with_capacity(stages.len());
     while order.len() < stages.len() {
-        let next = (0..stages.len()).find(|&i| !placed[i] && stages[i].inputs.values().all(|r| index.get(r.stage.as_str()).is_none_or(|&j| placed[j])));
+        let next = (0..stages.len()).find(|&i| {
+            !placed[i]
+                && stages[i]
+                    .inputs
+                    .values()
+                    .all(|r| index.get(r.stage.as_str()).is_none_or(|&j| placed[j]))
+        });
         let Some(i) = next else { break };
         placed[i] = true;
         order.push(i);
     }
-    let mut taken: Vec<Option<ResolvedStage>> = std::mem::take(stages).into_iter().map(Some).collect();
+    let mut taken: Vec<Option<ResolvedStage>> =
+        std::mem::take(stages).into_iter().map(Some).collect();
     *stages = order.into_iter().filter_map(|i| taken[i].take()).collect();
     Ok(())
 }

@@ -14,7 +14,13 @@ use super::record::read_tree;
 use super::sweep::Sweep;
 
 /// Writes the results folders and summaries; returns the summary files written.
-pub fn publish(plan: &Plan, report: &RunReport, cache: &Cache, results: &Path, sweep: Option<&Sweep>) -> Result<Vec<PathBuf>> {
+pub fn publish(
+    plan: &Plan,
+    report: &RunReport,
+    cache: &Cache,
+    results: &Path,
+    sweep: Option<&Sweep>,
+) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (vi, variant) in plan.variants.iter().enumerate() {
         let dir = results.join(variant.namespace());
@@ -22,9 +28,13 @@ pub fn publish(plan: &Plan, report: &RunReport, cache: &Cache, results: &Path, s
         if !variant.label.is_empty() {
             let _ = writeln!(md, "Sweep point: {}\n", variant.label);
         }
-        md.push_str("| stage | kind | status | key | wall (s) | outputs |\n|---|---|---|---|---:|---|\n");
+        md.push_str(
+            "| stage | kind | status | key | wall (s) | outputs |\n|---|---|---|---|---:|---|\n",
+        );
         for stage in &variant.experiment.stages {
-            let Some(&j) = plan.index.get(&(vi, stage.name.clone())) else { continue };
+            let Some(&j) = plan.index.get(&(vi, stage.name.clone())) else {
+                continue;
+            };
             let status = match &report.outcomes[j] {
                 Outcome::Cached => "cached".to_string(),
                 Outcome::Ran => "run".to_string(),
@@ -35,12 +45,25 @@ pub fn publish(plan: &Plan, report: &RunReport, cache: &Cache, results: &Path, s
                 Some(rec) => {
                     let sdir = dir.join(&stage.name);
                     link_outputs(cache, rec, &sdir)?;
-                    let outs = rec.outputs.values().map(|o| format!("[{0}]({1}/{0})", o.file, stage.name)).collect::<Vec<_>>().join(", ");
-                    (rec.key[..12].to_string(), format!("{:.2}", rec.wall_seconds), outs)
+                    let outs = rec
+                        .outputs
+                        .values()
+                        .map(|o| format!("[{0}]({1}/{0})", o.file, stage.name))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    (
+                        rec.key[..12].to_string(),
+                        format!("{:.2}", rec.wall_seconds),
+                        outs,
+                    )
                 }
                 None => ("—".into(), "—".into(), String::new()),
             };
-            let _ = writeln!(md, "| {} | {} | {status} | `{key}` | {wall} | {outs} |", stage.name, stage.kind);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {status} | `{key}` | {wall} | {outs} |",
+                stage.name, stage.kind
+            );
         }
         fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
         let path = dir.join("summary.md");
@@ -61,7 +84,10 @@ fn link_outputs(cache: &Cache, rec: &super::record::Record, dir: &Path) -> Resul
     fs::create_dir_all(dir).map_err(|e| EngineError::io("creating", dir, e))?;
     for o in rec.outputs.values() {
         if o.dir {
-            let tree = read_tree(cache, &o.digest).ok_or_else(|| EngineError::Corrupt { path: cache.object_path(&o.digest), message: "unreadable tree".into() })?;
+            let tree = read_tree(cache, &o.digest).ok_or_else(|| EngineError::Corrupt {
+                path: cache.object_path(&o.digest),
+                message: "unreadable tree".into(),
+            })?;
             for (rel, (d, _)) in tree {
                 link(&cache.object_path(&d), &dir.join(&o.file).join(rel))?;
             }
@@ -83,7 +109,13 @@ fn link(src: &Path, dest: &Path) -> Result<()> {
 }
 
 /// One value of a sweep report column `<stage>.<output>.<json.key.path>` for variant `vi`.
-pub fn report_value(plan: &Plan, report: &RunReport, cache: &Cache, vi: usize, column: &str) -> Option<serde_json::Value> {
+pub fn report_value(
+    plan: &Plan,
+    report: &RunReport,
+    cache: &Cache,
+    vi: usize,
+    column: &str,
+) -> Option<serde_json::Value> {
     let mut parts = column.split('.');
     let (stage, output) = (parts.next()?, parts.next()?);
     let j = *plan.index.get(&(vi, stage.to_string()))?;
@@ -96,29 +128,74 @@ pub fn report_value(plan: &Plan, report: &RunReport, cache: &Cache, vi: usize, c
     Some(v)
 }
 
-fn sweep_table(plan: &Plan, report: &RunReport, cache: &Cache, results: &Path, sweep: &Sweep) -> Result<Vec<PathBuf>> {
+fn sweep_table(
+    plan: &Plan,
+    report: &RunReport,
+    cache: &Cache,
+    results: &Path,
+    sweep: &Sweep,
+) -> Result<Vec<PathBuf>> {
     let exp = &plan.variants[0].experiment.name;
     let dir = results.join(exp);
     fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
-    let axes: Vec<String> = sweep.points.first().map(|p| p.overrides.iter().map(|o| format!("{}.{}", o.stage, o.param)).collect()).unwrap_or_default();
+    let axes: Vec<String> = sweep
+        .points
+        .first()
+        .map(|p| {
+            p.overrides
+                .iter()
+                .map(|o| format!("{}.{}", o.stage, o.param))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut header = vec!["variant".to_string()];
     header.extend(axes.iter().cloned());
     header.extend(sweep.report.iter().cloned());
-    let mut csv = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",") + "\n";
-    let mut md = format!("# Sweep summary: {exp}\n\n| {} |\n|{}|\n", header.join(" | "), "---|".repeat(header.len()));
+    let mut csv = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    let mut md = format!(
+        "# Sweep summary: {exp}\n\n| {} |\n|{}|\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
     for (vi, v) in plan.variants.iter().enumerate() {
         let point = &sweep.points[vi];
         let mut row = vec![v.name.clone()];
-        row.extend(point.overrides.iter().map(|o| super::key::display_value(&o.value)));
+        row.extend(
+            point
+                .overrides
+                .iter()
+                .map(|o| super::key::display_value(&o.value)),
+        );
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {
-                Some(serde_json::Value::Number(n)) => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{f:.6}")),
+                Some(serde_json::Value::Number(n)) => n
+                    .as_f64()
+                    .map_or_else(|| n.to_string(), |f| format!("{f:.6}")),
                 Some(other) => other.to_string(),
                 None => String::new(),
             });
         }
-        csv.push_str(&(row.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\n"));
-        let _ = writeln!(md, "| {} |", row.iter().map(|c| if c.is_empty() { "—" } else { c.as_str() }).collect::<Vec<_>>().join(" | "));
+        csv.push_str(
+            &(row
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"),
+        );
+        let _ = writeln!(
+            md,
+            "| {} |",
+            row.iter()
+                .map(|c| if c.is_empty() { "—" } else { c.as_str() })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
     }
     let (p_csv, p_md) = (dir.join("sweep_summary.csv"), dir.join("sweep_summary.md"));
     fs::write(&p_csv, csv).map_err(|e| EngineError::io("writing", &p_csv, e))?;
@@ -127,5 +204,9 @@ fn sweep_table(plan: &Plan, report: &RunReport, cache: &Cache, results: &Path, s
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -44,9 +44,14 @@ pub struct Session {
 /// The project root of a manifest: the parent of its folder when that folder is `experiments/`,
 /// else the manifest's own folder. `cache/` and `results/` live there by default.
 pub fn project_root(manifest: &Path) -> PathBuf {
-    let dir = manifest.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     if dir.file_name().is_some_and(|n| n == "experiments") {
-        dir.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        dir.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     } else {
         dir
     }
@@ -56,19 +61,39 @@ impl Session {
     /// Loads and plans a manifest.
     pub fn open(registry: &Registry, req: &Request) -> Result<Session> {
         let manifest = Manifest::load(&req.manifest)?;
-        let sets: Vec<Override> = req.sets.iter().map(|s| Override::parse_set(s)).collect::<Result<_>>()?;
+        let sets: Vec<Override> = req
+            .sets
+            .iter()
+            .map(|s| Override::parse_set(s))
+            .collect::<Result<_>>()?;
         let sweep = expand(&manifest)?;
         let variants = match &sweep {
             None => vec![Variant {
                 name: String::new(),
                 label: String::new(),
-                experiment: resolve(&manifest, &registry.catalog, req.profile.as_deref(), &[], &sets)?,
+                experiment: resolve(
+                    &manifest,
+                    &registry.catalog,
+                    req.profile.as_deref(),
+                    &[],
+                    &sets,
+                )?,
             }],
             Some(sw) => {
                 let mut out = Vec::with_capacity(sw.points.len());
                 for point in &sw.points {
-                    let experiment: ResolvedExperiment = resolve(&manifest, &registry.catalog, req.profile.as_deref(), &point.overrides, &sets)?;
-                    out.push(Variant { name: point.name.clone(), label: point.label(), experiment });
+                    let experiment: ResolvedExperiment = resolve(
+                        &manifest,
+                        &registry.catalog,
+                        req.profile.as_deref(),
+                        &point.overrides,
+                        &sets,
+                    )?;
+                    out.push(Variant {
+                        name: point.name.clone(),
+                        label: point.label(),
+                        experiment,
+                    });
                 }
                 out
             }

@@ -31,7 +31,11 @@ pub struct SweepPoint {
 impl SweepPoint {
     /// "vae.latent_dim=64, vae.lr=0.0001".
     pub fn label(&self) -> String {
-        self.overrides.iter().map(|o| format!("{}.{}={}", o.stage, o.param, display_value(&o.value))).collect::<Vec<_>>().join(", ")
+        self.overrides
+            .iter()
+            .map(|o| format!("{}.{}={}", o.stage, o.param, display_value(&o.value)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -44,43 +48,93 @@ pub struct Sweep {
     pub report: Vec<String>,
 }
 
+/// One grid/zip axis: its key, its values and where it was written.
+type Axis1<'a> = (&'a String, &'a Vec<Value>, &'a Located<Value>);
+
 const RESERVED: &[&str] = &["mode", "report", "n", "seed", "points"];
 
 /// Expands the manifest's `[sweep]` table (if any).
 pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
-    let Some(decl) = &manifest.sweep else { return Ok(None) };
+    let Some(decl) = &manifest.sweep else {
+        return Ok(None);
+    };
     let e = &decl.entries;
-    let err = |span: Option<std::ops::Range<usize>>, msg: String| EngineError::Manifest(vec![manifest.diag(span, msg)]);
+    let err = |span: Option<std::ops::Range<usize>>, msg: String| {
+        EngineError::Manifest(vec![manifest.diag(span, msg)])
+    };
     let mode = match e.get("mode") {
         None => "grid".to_string(),
-        Some(Located { value: Value::String(s), .. }) => s.clone(),
-        Some(v) => return Err(err(v.span.clone(), "`mode` must be one of grid, zip, list, random, lhs".into())),
+        Some(Located {
+            value: Value::String(s),
+            ..
+        }) => s.clone(),
+        Some(v) => {
+            return Err(err(
+                v.span.clone(),
+                "`mode` must be one of grid, zip, list, random, lhs".into(),
+            ));
+        }
     };
     let report = match e.get("report") {
         None => Vec::new(),
-        Some(Located { value: Value::Array(a), span, .. }) => a
+        Some(Located {
+            value: Value::Array(a),
+            span,
+            ..
+        }) => a
             .iter()
-            .map(|v| v.as_str().filter(|s| s.split('.').count() >= 3).map(str::to_string).ok_or_else(|| err(span.clone(), "`report` entries must be strings \"<stage>.<output>.<key>\"".into())))
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| s.split('.').count() >= 3)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        err(
+                            span.clone(),
+                            "`report` entries must be strings \"<stage>.<output>.<key>\"".into(),
+                        )
+                    })
+            })
             .collect::<Result<_>>()?,
-        Some(v) => return Err(err(v.span.clone(), "`report` must be an array of strings".into())),
+        Some(v) => {
+            return Err(err(
+                v.span.clone(),
+                "`report` must be an array of strings".into(),
+            ));
+        }
     };
-    let axes: Vec<(&String, &Located<Value>)> = e.iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())).collect();
+    let axes: Vec<(&String, &Located<Value>)> = e
+        .iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+        .collect();
     for (k, v) in &axes {
         if k.split_once('.').is_none() {
             return Err(EngineError::Manifest(vec![
-                manifest.diag(v.key_span.clone(), format!("sweep key `{k}` must be \"<stage>.<param>\"")).with_help("quote dotted keys: \"vae.lr\" = [1e-4, 3e-4]"),
+                manifest
+                    .diag(
+                        v.key_span.clone(),
+                        format!("sweep key `{k}` must be \"<stage>.<param>\""),
+                    )
+                    .with_help("quote dotted keys: \"vae.lr\" = [1e-4, 3e-4]"),
             ]));
         }
     }
     let ov = |k: &str, value: Value, span: Option<std::ops::Range<usize>>| {
         let (stage, param) = k.split_once('.').unwrap_or((k, ""));
-        Override { stage: stage.to_string(), param: param.to_string(), value, span }
+        Override {
+            stage: stage.to_string(),
+            param: param.to_string(),
+            value,
+            span,
+        }
     };
-    let arrays = || -> Result<Vec<(&String, &Vec<Value>, &Located<Value>)>> {
+    let arrays = || -> Result<Vec<Axis1<'_>>> {
         axes.iter()
             .map(|(k, v)| match &v.value {
                 Value::Array(a) if !a.is_empty() => Ok((*k, a, *v)),
-                _ => Err(err(v.span.clone(), format!("sweep values of `{k}` must be a non-empty array in mode `{mode}`"))),
+                _ => Err(err(
+                    v.span.clone(),
+                    format!("sweep values of `{k}` must be a non-empty array in mode `{mode}`"),
+                )),
             })
             .collect()
     };
@@ -91,11 +145,13 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             for (k, a, v) in arrays()? {
                 points = points
                     .into_iter()
-                    .flat_map(|p| a.iter().map(move |x| {
-                        let mut q = p.clone();
-                        q.push(ov(k, x.clone(), v.key_span.clone()));
-                        q
-                    }))
+                    .flat_map(|p| {
+                        a.iter().map(move |x| {
+                            let mut q = p.clone();
+                            q.push(ov(k, x.clone(), v.key_span.clone()));
+                            q
+                        })
+                    })
                     .collect();
             }
         }
@@ -103,28 +159,66 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             let arrs = arrays()?;
             let n = arrs.first().map_or(0, |(_, a, _)| a.len());
             if let Some((k, a, v)) = arrs.iter().find(|(_, a, _)| a.len() != n) {
-                return Err(err(v.span.clone(), format!("zip sweep: `{k}` has {} values but the first axis has {n}", a.len())));
+                return Err(err(
+                    v.span.clone(),
+                    format!(
+                        "zip sweep: `{k}` has {} values but the first axis has {n}",
+                        a.len()
+                    ),
+                ));
             }
-            points = (0..n).map(|i| arrs.iter().map(|(k, a, v)| ov(k, a[i].clone(), v.key_span.clone())).collect()).collect();
+            points = (0..n)
+                .map(|i| {
+                    arrs.iter()
+                        .map(|(k, a, v)| ov(k, a[i].clone(), v.key_span.clone()))
+                        .collect()
+                })
+                .collect();
         }
         "list" => {
-            let Some(Located { value: Value::Array(list), span, .. }) = e.get("points") else {
-                return Err(err(decl.span.clone(), "list sweep needs `points = [{ \"stage.param\" = value, … }, …]`".into()));
+            let Some(Located {
+                value: Value::Array(list),
+                span,
+                ..
+            }) = e.get("points")
+            else {
+                return Err(err(
+                    decl.span.clone(),
+                    "list sweep needs `points = [{ \"stage.param\" = value, … }, …]`".into(),
+                ));
             };
             for item in list {
                 let Value::Table(t) = item else {
-                    return Err(err(span.clone(), "each entry of `points` must be a table".into()));
+                    return Err(err(
+                        span.clone(),
+                        "each entry of `points` must be a table".into(),
+                    ));
                 };
-                points.push(t.iter().map(|(k, v)| ov(k, v.clone(), span.clone())).collect());
+                points.push(
+                    t.iter()
+                        .map(|(k, v)| ov(k, v.clone(), span.clone()))
+                        .collect(),
+                );
             }
         }
         "random" | "lhs" => {
             let n = match e.get("n") {
-                Some(Located { value: Value::Integer(n), .. }) if *n > 0 => *n as usize,
-                other => return Err(err(other.and_then(|v| v.span.clone()).or(decl.span.clone()), format!("`{mode}` sweep needs `n = <number of points>` (> 0)"))),
+                Some(Located {
+                    value: Value::Integer(n),
+                    ..
+                }) if *n > 0 => *n as usize,
+                other => {
+                    return Err(err(
+                        other.and_then(|v| v.span.clone()).or(decl.span.clone()),
+                        format!("`{mode}` sweep needs `n = <number of points>` (> 0)"),
+                    ));
+                }
             };
             let seed = match e.get("seed") {
-                Some(Located { value: Value::Integer(s), .. }) => *s as u64,
+                Some(Located {
+                    value: Value::Integer(s),
+                    ..
+                }) => *s as u64,
                 None => manifest.experiment.seed,
                 Some(v) => return Err(err(v.span.clone(), "`seed` must be an integer".into())),
             };
@@ -140,20 +234,41 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                 }
                 for (i, point) in points.iter_mut().enumerate() {
                     let u: f64 = rng.random();
-                    let u = if mode == "lhs" { (strata[i] as f64 + u) / n as f64 } else { u };
+                    let u = if mode == "lhs" {
+                        (strata[i] as f64 + u) / n as f64
+                    } else {
+                        u
+                    };
                     point.push(ov(k, axis.sample(u), v.key_span.clone()));
                 }
             }
         }
-        other => return Err(err(e.get("mode").and_then(|v| v.span.clone()), format!("unknown sweep mode `{other}`; use grid, zip, list, random or lhs"))),
+        other => {
+            return Err(err(
+                e.get("mode").and_then(|v| v.span.clone()),
+                format!("unknown sweep mode `{other}`; use grid, zip, list, random or lhs"),
+            ));
+        }
     }
-    let points = points.into_iter().enumerate().map(|(i, overrides)| SweepPoint { name: format!("v{i:03}"), overrides }).collect();
+    let points = points
+        .into_iter()
+        .enumerate()
+        .map(|(i, overrides)| SweepPoint {
+            name: format!("v{i:03}"),
+            overrides,
+        })
+        .collect();
     Ok(Some(Sweep { points, report }))
 }
 
 enum Axis {
     Choices(Vec<Value>),
-    Range { min: f64, max: f64, log: bool, int: bool },
+    Range {
+        min: f64,
+        max: f64,
+        log: bool,
+        int: bool,
+    },
 }
 
 impl Axis {
@@ -161,7 +276,10 @@ impl Axis {
         match v {
             Value::Array(a) if !a.is_empty() => Some(Axis::Choices(a.clone())),
             Value::Table(t) => {
-                let num = |k: &str| t.get(k).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+                let num = |k: &str| {
+                    t.get(k)
+                        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+                };
                 let (min, max) = (num("min")?, num("max")?);
                 let log = t.get("log").and_then(Value::as_bool).unwrap_or(false);
                 let int = t.get("int").and_then(Value::as_bool).unwrap_or(false);
@@ -176,8 +294,16 @@ impl Axis {
         match self {
             Axis::Choices(c) => c[((u * c.len() as f64) as usize).min(c.len() - 1)].clone(),
             Axis::Range { min, max, log, int } => {
-                let x = if *log { (min.ln() + u * (max.ln() - min.ln())).exp() } else { min + u * (max - min) };
-                if *int { Value::Integer(x.floor() as i64) } else { Value::Float(x) }
+                let x = if *log {
+                    (min.ln() + u * (max.ln() - min.ln())).exp()
+                } else {
+                    min + u * (max - min)
+                };
+                if *int {
+                    Value::Integer(x.floor() as i64)
+                } else {
+                    Value::Float(x)
+                }
             }
         }
     }

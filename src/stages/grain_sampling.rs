@@ -34,17 +34,30 @@ impl Stage for GrainSamplingStage {
             ctx.check_cancelled()?;
             let s = sampling.sample(seed)?;
             if i < preview {
-                previews.push((format!("#{i}: n_g {}, θ {:.0}°", s.n_grains, s.theta.to_degrees()), s.easy_axis_x_canonical()));
+                previews.push((
+                    format!("#{i}: n_g {}, θ {:.0}°", s.n_grains, s.theta.to_degrees()),
+                    s.easy_axis_x_canonical(),
+                ));
             }
-            items.push(StructureEntry { seed, n_grains: s.n_grains, theta: s.theta });
+            items.push(StructureEntry {
+                seed,
+                n_grains: s.n_grains,
+                theta: s.theta,
+            });
             bar.inc(1);
         }
-        let mean_grains = items.iter().map(|e| e.n_grains as f64).sum::<f64>() / count.max(1) as f64;
-        ctx.log(format!("sampled {count} structures, mean n_g {mean_grains:.1}"));
+        let mean_grains =
+            items.iter().map(|e| e.n_grains as f64).sum::<f64>() / count.max(1) as f64;
+        ctx.log(format!(
+            "sampled {count} structures, mean n_g {mean_grains:.1}"
+        ));
         ctx.write_json("structures", &StructureSet { sampling, items })?;
         let grid = ImageGrid {
             title: "grain structures: x-component of the easy axis".into(),
-            images: previews.iter().map(|(c, a)| (c.clone(), a.view())).collect(),
+            images: previews
+                .iter()
+                .map(|(c, a)| (c.clone(), a.view()))
+                .collect(),
             cols: previews.len().clamp(1, 3),
             colormap: Colormap::EASY_AXIS_X,
             colorbar_label: "u_x".into(),

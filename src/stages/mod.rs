@@ -13,7 +13,10 @@ pub mod table;
 /// Every stage kind compiled into this binary, with its catalogue.
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
-    r.register("grain_sampling", Arc::new(grain_sampling::GrainSamplingStage));
+    r.register(
+        "grain_sampling",
+        Arc::new(grain_sampling::GrainSamplingStage),
+    );
     r.register("table", Arc::new(table::TableStage));
     Ok(r)
 }

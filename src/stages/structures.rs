@@ -29,12 +29,18 @@ pub struct StructureSet {
 impl StructureSet {
     /// Reads a structure set.
     pub fn load(path: &std::path::Path) -> Result<StructureSet, crate::engine::StageError> {
-        Ok(serde_json::from_slice(&std::fs::read(path)?).map_err(|e| format!("{}: not a structure set: {e}", path.display()))?)
+        Ok(serde_json::from_slice(&std::fs::read(path)?)
+            .map_err(|e| format!("{}: not a structure set: {e}", path.display()))?)
     }
 
     /// Regenerates structure `i`.
     pub fn structure(&self, i: usize) -> Result<GrainStructure, crate::engine::StageError> {
-        let e = self.items.get(i).ok_or_else(|| format!("structure {i} out of range ({} structures)", self.items.len()))?;
+        let e = self.items.get(i).ok_or_else(|| {
+            format!(
+                "structure {i} out of range ({} structures)",
+                self.items.len()
+            )
+        })?;
         Ok(self.sampling.sample(e.seed)?)
     }
 }

@@ -57,7 +57,9 @@ struct Sum;
 
 fn read_value(p: &Path) -> StageResult<i64> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p)?)?;
-    v.get("value").and_then(|x| x.as_i64()).ok_or_else(|| "no value".into())
+    v.get("value")
+        .and_then(|x| x.as_i64())
+        .ok_or_else(|| "no value".into())
 }
 
 impl Stage for Source {
@@ -70,7 +72,10 @@ impl Stage for Double {
     fn run(&self, ctx: &StageContext) -> StageResult {
         RUNS.fetch_add(1, Ordering::SeqCst);
         let x = read_value(ctx.input("x")?)?;
-        ctx.write_json("out", &serde_json::json!({"value": 2 * x + ctx.i64("offset")?}))
+        ctx.write_json(
+            "out",
+            &serde_json::json!({"value": 2 * x + ctx.i64("offset")?}),
+        )
     }
 }
 impl Stage for Sum {
@@ -87,8 +92,10 @@ impl Stage for Sum {
 /// A registry of the test kinds; `fingerprints` gives (source, double, sum) implementation fingerprints.
 pub fn registry(fingerprints: [&str; 3]) -> Registry {
     let mut c = Catalog::default();
-    c.add_toml("source", SOURCE, fingerprints[0]).expect("source kind");
-    c.add_toml("double", DOUBLE, fingerprints[1]).expect("double kind");
+    c.add_toml("source", SOURCE, fingerprints[0])
+        .expect("source kind");
+    c.add_toml("double", DOUBLE, fingerprints[1])
+        .expect("double kind");
     c.add_toml("sum", SUM, fingerprints[2]).expect("sum kind");
     let mut r = Registry::new(c);
     r.register("source", Arc::new(Source));
@@ -113,7 +120,12 @@ pub fn write_manifest(root: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Opens a session for a manifest with optional `--set`s.
 pub fn session(reg: &Registry, manifest: &Path, sets: &[&str]) -> Session {
-    let req = Request { manifest: manifest.to_path_buf(), sets: sets.iter().map(|s| s.to_string()).collect(), backend: "flex".into(), ..Default::default() };
+    let req = Request {
+        manifest: manifest.to_path_buf(),
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        backend: "flex".into(),
+        ..Default::default()
+    };
     Session::open(reg, &req).expect("session")
 }
 
@@ -121,8 +133,27 @@ pub fn session(reg: &Registry, manifest: &Path, sets: &[&str]) -> Session {
 pub fn run(reg: &Registry, s: &Session) -> (RunReport, Vec<String>) {
     let cache = Cache::open(&s.cache_dir).expect("cache");
     let cancel = AtomicBool::new(false);
-    let report = execute(&s.plan, reg, &cache, &RunOptions { jobs: 2, threads: 2, keep_going: false }, &cancel, &ProgressView::hidden(s.plan.jobs.len())).expect("execute");
-    let ran = s.plan.jobs.iter().zip(&report.outcomes).filter(|(_, o)| **o == Outcome::Ran).map(|(j, _)| j.stage.name.clone()).collect();
+    let report = execute(
+        &s.plan,
+        reg,
+        &cache,
+        &RunOptions {
+            jobs: 2,
+            threads: 2,
+            keep_going: false,
+        },
+        &cancel,
+        &ProgressView::hidden(s.plan.jobs.len()),
+    )
+    .expect("execute");
+    let ran = s
+        .plan
+        .jobs
+        .iter()
+        .zip(&report.outcomes)
+        .filter(|(_, o)| **o == Outcome::Ran)
+        .map(|(j, _)| j.stage.name.clone())
+        .collect();
     (report, ran)
 }
 
@@ -131,8 +162,12 @@ pub fn value(s: &Session, report: &RunReport, stage: &str) -> i64 {
     let j = s.plan.index[&(0, stage.to_string())];
     let rec = report.records[j].as_ref().expect("record");
     let cache = Cache::open(&s.cache_dir).expect("cache");
-    let bytes = cache.read_object(&rec.outputs["out"].digest).expect("object");
-    serde_json::from_slice::<serde_json::Value>(&bytes).expect("json")["value"].as_i64().expect("int")
+    let bytes = cache
+        .read_object(&rec.outputs["out"].digest)
+        .expect("object");
+    serde_json::from_slice::<serde_json::Value>(&bytes).expect("json")["value"]
+        .as_i64()
+        .expect("int")
 }
 
 /// A three-stage chain a → b → c plus an independent d.
