@@ -408,6 +408,21 @@ fn materialize_inputs(
     digests: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, InputPath>> {
     let mut out = BTreeMap::new();
+    for (port, (path, digest)) in &plan.jobs[i].stage.files {
+        // User files enter the store by content, so the stage reads exactly what was hashed.
+        if !cache.has_object(digest, None) {
+            let tmp = cache.tmp_file("input")?;
+            fs::copy(path, &tmp).map_err(|e| EngineError::io("copying", path, e))?;
+            let (d, _) = cache.put_file(&tmp)?;
+            if &d != digest {
+                return Err(EngineError::Usage(format!(
+                    "{} changed while mexp was running; run again",
+                    path.display()
+                )));
+            }
+        }
+        out.insert(port.clone(), InputPath::File(cache.object_path(digest)));
+    }
     for (port, (j, output)) in &plan.jobs[i].deps {
         let digest = &digests[port];
         check_object(cache, digest, &plan.jobs[*j].stage.name, output)?;

@@ -12,7 +12,7 @@
 //!
 //! [stages.curves]
 //! kind = "demag_curve"
-//! inputs = { structures = "grains.structures" }
+//! inputs = { structures = "grains.structures" }   # or "file:data/x.npy" (hashed by content)
 //!
 //! [profile.paper.stages.grains]
 //! count = 320000
@@ -63,6 +63,8 @@ pub struct InputDecl {
     pub stage: String,
     /// Output name of the producing stage.
     pub output: String,
+    /// A file given by the user (`"file:<path>"`, relative to the manifest's folder) instead of a stage output.
+    pub file: Option<PathBuf>,
     /// Span of the reference string.
     pub span: Option<Range<usize>>,
     /// Span of the port key.
@@ -337,19 +339,31 @@ impl Parser<'_> {
                 Some(inputs) => {
                     for (port, item) in inputs.iter() {
                         let key_span = inputs.key(port).and_then(|k| k.span());
+                        if let Some(file) = item.as_str().and_then(|s| s.strip_prefix("file:")) {
+                            decl.inputs.push(InputDecl {
+                                port: port.to_string(),
+                                stage: String::new(),
+                                output: String::new(),
+                                file: Some(PathBuf::from(file.trim())),
+                                span: item.span(),
+                                key_span,
+                            });
+                            continue;
+                        }
                         match item.as_str().and_then(|s| s.split_once('.')) {
                             Some((stage, output)) if !stage.is_empty() && !output.is_empty() => {
                                 decl.inputs.push(InputDecl {
                                     port: port.to_string(),
                                     stage: stage.to_string(),
                                     output: output.to_string(),
+                                    file: None,
                                     span: item.span(),
                                     key_span,
                                 })
                             }
                             _ => self.err(
                                 item.span(),
-                                format!("input `{port}` must be a string \"<stage>.<output>\""),
+                                format!("input `{port}` must be a string \"<stage>.<output>\" or \"file:<path>\""),
                                 None,
                             ),
                         }

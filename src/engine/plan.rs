@@ -97,7 +97,11 @@ impl Plan {
                     .get(&stage.kind)
                     .ok_or_else(|| EngineError::Usage(format!("unknown kind {}", stage.kind)))?;
                 let mut deps = BTreeMap::new();
-                let mut dep_ids = BTreeMap::new();
+                let mut dep_ids: BTreeMap<String, String> = stage
+                    .files
+                    .iter()
+                    .map(|(p, (_, d))| (p.clone(), format!("file:{d}")))
+                    .collect();
                 for (port, r) in &stage.inputs {
                     let &j: &usize = index.get(&(vi, r.stage.clone())).ok_or_else(|| {
                         EngineError::Usage(format!(
@@ -178,7 +182,12 @@ pub fn input_digests(
     i: usize,
     records: &[Option<Record>],
 ) -> Option<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, String> = plan.jobs[i]
+        .stage
+        .files
+        .iter()
+        .map(|(p, (_, d))| (p.clone(), d.clone()))
+        .collect();
     for (port, (j, output)) in &plan.jobs[i].deps {
         let rec = records[*j].as_ref()?;
         out.insert(port.clone(), rec.outputs.get(output)?.digest.clone());

@@ -43,6 +43,8 @@ pub struct ResolvedStage {
     pub param_sources: BTreeMap<String, &'static str>,
     /// Input port → upstream output.
     pub inputs: BTreeMap<String, OutputRef>,
+    /// Input port → (user file, blake3 digest of its content): `inputs = { x = "file:<path>" }`.
+    pub files: BTreeMap<String, (std::path::PathBuf, String)>,
     /// Seed derived from the experiment seed and the stage name.
     pub seed: u64,
     /// Resource hints from the manifest.
@@ -187,7 +189,7 @@ pub fn resolve(
         }
         match resolve_params(manifest, spec, &decl.name, &layers) {
             Ok((params, param_sources)) => {
-                let inputs = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
+                let (inputs, files) = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
                 let resources = decl
                     .resources
                     .iter()
@@ -199,6 +201,7 @@ pub fn resolve(
                     params,
                     param_sources,
                     inputs,
+                    files,
                     seed: derive_seed(manifest.experiment.seed, &decl.name),
                     resources,
                 });
@@ -462,8 +465,12 @@ fn resolve_inputs(
     decl: &super::manifest::StageDecl,
     spec: &KindSpec,
     diags: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, OutputRef> {
+) -> (
+    BTreeMap<String, OutputRef>,
+    BTreeMap<String, (std::path::PathBuf, String)>,
+) {
     let mut inputs = BTreeMap::new();
+    let mut files = BTreeMap::new();
     let stage_names: Vec<&str> = manifest.stages.iter().map(|s| s.name.as_str()).collect();
     for inp in &decl.inputs {
         if !spec.any_inputs && !spec.inputs.contains_key(&inp.port) {
@@ -487,6 +494,33 @@ fn resolve_inputs(
                     )
                     .with_help(help),
             );
+            continue;
+        }
+        if let Some(rel) = &inp.file {
+            let base = manifest.path.parent().unwrap_or(std::path::Path::new("."));
+            let path = if rel.is_absolute() {
+                rel.clone()
+            } else {
+                base.join(rel)
+            };
+            match super::cache::hash_file(&path) {
+                Ok(digest) => {
+                    files.insert(inp.port.clone(), (path, digest));
+                }
+                Err(e) => diags.push(
+                    manifest
+                        .diag(
+                            inp.span.clone(),
+                            format!(
+                                "input `{}` of stage `{}`: cannot read {}: {e}",
+                                inp.port,
+                                decl.name,
+                                path.display()
+                            ),
+                        )
+                        .with_help("file inputs are relative to the manifest's folder"),
+                ),
+            }
             continue;
         }
         let Some(up) = manifest.stage(&inp.stage) else {
@@ -542,6 +576,7 @@ fn resolve_inputs(
     for (port, ispec) in &spec.inputs {
         if !ispec.optional
             && !inputs.contains_key(port)
+            && !files.contains_key(port)
             && !decl.inputs.iter().any(|i| &i.port == port)
         {
             diags.push(
@@ -560,7 +595,7 @@ fn resolve_inputs(
             );
         }
     }
-    inputs
+    (inputs, files)
 }
 
 fn join_or_none<'a>(it: impl Iterator<Item = &'a String>) -> String {
