@@ -3,3 +3,11 @@
 //! Knows nothing of burn or the engine.
 
 pub mod grains;
+pub mod cubic_grains;
+pub mod esw;
+mod esw_state;
+pub mod prism;
+pub mod prism_design;
+#[cfg(test)]
+mod prism_reference;
+pub mod stoner_wohlfarth;
