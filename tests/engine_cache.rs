@@ -180,25 +180,71 @@ fn zip_and_list_sweeps_expand_as_written() {
 fn user_files_are_inputs_by_content_not_by_path() {
     let tmp = tempfile::tempdir().expect("tmp");
     std::fs::create_dir_all(tmp.path().join("experiments/data")).expect("mkdir");
-    std::fs::write(tmp.path().join("experiments/data/x.json"), b"{\"value\": 4}").expect("write");
-    std::fs::write(tmp.path().join("experiments/data/copy.json"), b"{\"value\": 4}").expect("write");
-    let text = |f: &str| format!("[experiment]\nname = \"files\"\nseed = 1\n\n[stages.b]\nkind = \"double\"\ninputs = {{ x = \"file:data/{f}\" }}\n");
+    std::fs::write(
+        tmp.path().join("experiments/data/x.json"),
+        b"{\"value\": 4}",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("experiments/data/copy.json"),
+        b"{\"value\": 4}",
+    )
+    .expect("write");
+    let text = |f: &str| {
+        format!(
+            "[experiment]\nname = \"files\"\nseed = 1\n\n[stages.b]\nkind = \"double\"\ninputs = {{ x = \"file:data/{f}\" }}\n"
+        )
+    };
     let reg = default_registry();
     let m = write_manifest(tmp.path(), "files", &text("x.json"));
     let s = session(&reg, &m, &[]);
     let (r, ran) = run(&reg, &s);
     assert_eq!((ran.len(), value(&s, &r, "b")), (1, 8));
     let m = write_manifest(tmp.path(), "files", &text("copy.json"));
-    assert!(run(&reg, &session(&reg, &m, &[])).1.is_empty(), "same content under another path is cached");
-    std::fs::write(tmp.path().join("experiments/data/copy.json"), b"{\"value\": 5}").expect("write");
+    assert!(
+        run(&reg, &session(&reg, &m, &[])).1.is_empty(),
+        "same content under another path is cached"
+    );
+    std::fs::write(
+        tmp.path().join("experiments/data/copy.json"),
+        b"{\"value\": 5}",
+    )
+    .expect("write");
     let s = session(&reg, &m, &[]);
     let st = statuses(&s.plan, &Cache::open(&s.cache_dir).expect("cache"));
     assert_eq!(st[0].reasons, vec!["input x changed".to_string()]);
     let (r, _) = run(&reg, &s);
     assert_eq!(value(&s, &r, "b"), 10);
     let missing = write_manifest(tmp.path(), "missing", &text("nope.json"));
-    let req = mexp::engine::session::Request { manifest: missing, backend: "flex".into(), ..Default::default() };
-    let err = mexp::engine::session::Session::open(&reg, &req).err().expect("missing file is a manifest error");
+    let req = mexp::engine::session::Request {
+        manifest: missing,
+        backend: "flex".into(),
+        ..Default::default()
+    };
+    let err = mexp::engine::session::Session::open(&reg, &req)
+        .err()
+        .expect("missing file is a manifest error");
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("cannot read"), "{err}");
+}
+
+#[test]
+fn a_failed_stage_skips_its_dependents_and_keep_going_runs_the_rest() {
+    use mexp::engine::executor::Outcome;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "chain", CHAIN);
+    let reg = default_registry();
+    for jobs in [1, 2] {
+        let s = session(&reg, &m, &["a.n=-1", &format!("d.n={}", 20 + jobs)]);
+        let (r, _) = run_with(&reg, &s, jobs, true);
+        let by_name = |n: &str| &r.outcomes[s.plan.index[&(0, n.to_string())]];
+        assert!(matches!(by_name("a"), Outcome::Failed(m) if m.contains("n = -1 is negative")));
+        assert!(matches!(by_name("b"), Outcome::Skipped(_)));
+        assert!(matches!(by_name("c"), Outcome::Skipped(_)));
+        assert_eq!(
+            by_name("d"),
+            &Outcome::Ran,
+            "keep-going runs independent stages (jobs = {jobs})"
+        );
+    }
 }

@@ -169,7 +169,6 @@ fn worker(
                     if st.slots[i] != Slot::Waiting {
                         continue;
                     }
-                    any_waiting = true;
                     let deps: Vec<usize> = plan.jobs[i].deps.values().map(|(j, _)| *j).collect();
                     if let Some(&bad) = deps.iter().find(|&&j| {
                         matches!(
@@ -190,6 +189,8 @@ fn worker(
                         progress.update(|t| t.skipped += 1);
                         continue;
                     }
+                    // Still waiting after the checks above: someone must finish first.
+                    any_waiting = true;
                     if deps.iter().all(|&j| {
                         matches!(st.slots[j], Slot::Finished(Outcome::Cached | Outcome::Ran))
                     }) {
@@ -206,12 +207,14 @@ fn worker(
                     wake.notify_all();
                     return;
                 }
-                st = match wake.wait(st) {
-                    Ok(s) => s,
+                // Time out now and then so that Ctrl-C is noticed even while waiting.
+                st = match wake.wait_timeout(st, std::time::Duration::from_millis(200)) {
+                    Ok((s, _)) => s,
                     Err(_) => return,
                 };
             }
         };
+        tracing::debug!(job = i, stage = %plan.jobs[i].stage.name, "picked");
         let started = Instant::now();
         let result = run_job(plan, i, digests, registry, cache, cancel, progress, threads);
         let seconds = started.elapsed().as_secs_f64();
@@ -267,7 +270,7 @@ fn run_job(
         publish_refs(&rec);
         return Ok((rec, false));
     }
-    let lock = KeyLock::acquire(cache, &key, name, |holder| {
+    let lock = KeyLock::acquire(cache, &key, name, cancel, |holder| {
         progress.println(&format!(
             "waiting for stage {name} (key {}…): {holder}",
             &key[..12]

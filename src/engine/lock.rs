@@ -17,10 +17,12 @@ pub struct KeyLock {
 
 impl KeyLock {
     /// Takes the lock of `key`, calling `on_wait` with a description of the holder if it must wait.
+    /// While waiting it polls `cancel` and gives up with [`EngineError::Interrupted`] when it is set.
     pub fn acquire(
         cache: &Cache,
         key: &str,
         stage: &str,
+        cancel: &std::sync::atomic::AtomicBool,
         on_wait: impl FnOnce(&str),
     ) -> Result<KeyLock> {
         let path = cache.lock_path(key);
@@ -42,8 +44,21 @@ impl KeyLock {
                     format!("held by {}", holder.trim())
                 };
                 on_wait(&holder);
-                file.lock()
-                    .map_err(|e| EngineError::io("locking", &path, e))?;
+                // Poll rather than block, so that Ctrl-C is honoured while waiting.
+                loop {
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(EngineError::Interrupted);
+                    }
+                    match file.try_lock() {
+                        Ok(()) => break,
+                        Err(TryLockError::WouldBlock) => {
+                            std::thread::sleep(std::time::Duration::from_millis(100))
+                        }
+                        Err(TryLockError::Error(e)) => {
+                            return Err(EngineError::io("locking", &path, e));
+                        }
+                    }
+                }
             }
             Err(TryLockError::Error(e)) => return Err(EngineError::io("locking", &path, e)),
         }

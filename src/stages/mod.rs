@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::engine::{Registry, Result, catalog::Catalog};
+use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
+pub mod cubic_grains;
+pub mod esw_curve;
 pub mod grain_sampling;
 pub mod structures;
 pub mod table;
@@ -13,10 +15,32 @@ pub mod table;
 /// Every stage kind compiled into this binary, with its catalogue.
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
-    r.register(
-        "grain_sampling",
-        Arc::new(grain_sampling::GrainSamplingStage),
-    );
-    r.register("table", Arc::new(table::TableStage));
+    let kinds: [(&str, Arc<dyn Stage>); 4] = [
+        ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
+        ("esw_curve", Arc::new(esw_curve::EswCurveStage)),
+        (
+            "grain_sampling",
+            Arc::new(grain_sampling::GrainSamplingStage),
+        ),
+        ("table", Arc::new(table::TableStage)),
+    ];
+    for (kind, stage) in kinds {
+        r.register(kind, stage);
+    }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_catalogue_kind_has_an_implementation() {
+        let r = super::registry().expect("catalogue parses");
+        for spec in r.catalog.kinds() {
+            assert!(
+                r.implementation(&spec.kind).is_some(),
+                "stages/{}.toml has no implementation",
+                spec.kind
+            );
+        }
+    }
 }

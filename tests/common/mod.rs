@@ -65,7 +65,11 @@ fn read_value(p: &Path) -> StageResult<i64> {
 impl Stage for Source {
     fn run(&self, ctx: &StageContext) -> StageResult {
         RUNS.fetch_add(1, Ordering::SeqCst);
-        ctx.write_json("out", &serde_json::json!({"value": ctx.i64("n")?}))
+        let n = ctx.i64("n")?;
+        if n < 0 {
+            return Err(format!("n = {n} is negative").into());
+        }
+        ctx.write_json("out", &serde_json::json!({"value": n}))
     }
 }
 impl Stage for Double {
@@ -131,6 +135,16 @@ pub fn session(reg: &Registry, manifest: &Path, sets: &[&str]) -> Session {
 
 /// Runs a session; returns the report and the names of jobs that ran.
 pub fn run(reg: &Registry, s: &Session) -> (RunReport, Vec<String>) {
+    run_with(reg, s, 2, false)
+}
+
+/// Runs a session with `jobs` workers.
+pub fn run_with(
+    reg: &Registry,
+    s: &Session,
+    jobs: usize,
+    keep_going: bool,
+) -> (RunReport, Vec<String>) {
     let cache = Cache::open(&s.cache_dir).expect("cache");
     let cancel = AtomicBool::new(false);
     let report = execute(
