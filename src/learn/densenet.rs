@@ -14,7 +14,7 @@ use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::learn::error::ModelError;
+use crate::learn::model_error::ModelError;
 use crate::learn::torch_layers::{ConvSpec, Fan, batch_norm};
 
 /// Architecture of a [`DenseNet`].

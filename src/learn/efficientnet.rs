@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 
-use crate::learn::error::ModelError;
+use crate::learn::model_error::ModelError;
 use crate::learn::squeeze_excitation::{SqueezeActivation, SqueezeExcitation};
 use crate::learn::torch_layers::{ConvBn, ConvSpec, reinit_linear_uniform};
 

@@ -1,18 +1,35 @@
-//! burn 0.22 models (f32) of the three papers, their losses and parameter bookkeeping.
+//! Learning models, optimizers and training loops (burn 0.22, f32).
+//!
+//! Engine-agnostic: callers hand in plain `ndarray` data or batch-loader closures and get plain
+//! `ndarray` results and trained models back. Nothing here knows about manifests or caching.
 
 pub mod ae3d;
+pub mod backend;
+pub mod checkpoint;
+pub mod cv;
 pub mod dense;
 pub mod densenet;
 pub mod efficientnet;
 pub mod error;
 pub mod init;
+pub mod keras_init;
+pub mod model_error;
+pub mod nadam;
 pub mod param_count;
+pub mod regressor;
+pub mod regressor_fit;
 pub mod resnet;
 pub mod rollout;
 pub mod sample_weighting;
 pub mod se_resnext;
 pub mod squeeze_excitation;
 pub mod torch_layers;
+pub mod train;
+pub mod vae;
+pub mod vae_fit;
 
 #[cfg(test)]
 mod test_support;
+
+pub use backend::{BackendChoice, LearnRuntime};
+pub use error::LearnError;

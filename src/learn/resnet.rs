@@ -11,7 +11,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::learn::error::ModelError;
+use crate::learn::model_error::ModelError;
 use crate::learn::squeeze_excitation::{SqueezeActivation, SqueezeExcitation};
 use crate::learn::torch_layers::{ConvBn, ConvSpec};
 

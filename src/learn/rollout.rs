@@ -16,7 +16,7 @@ use burn::prelude::*;
 
 use crate::learn::ae3d::LATENT_DIM;
 use crate::learn::dense::{OutputActivation, forward_dense_stack, he_normal_linear};
-use crate::learn::error::{ModelError, check_shape};
+use crate::learn::model_error::{ModelError, check_shape};
 use crate::learn::sample_weighting::weighted_batch_mean;
 
 /// Hidden widths used by [`LatentPredictorConfig::new`] (the paper does not give them).

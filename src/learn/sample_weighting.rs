@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use crate::learn::error::{ModelError, check_shape};
+use crate::learn::model_error::{ModelError, check_shape};
 
 /// Keras's `SUM_OVER_BATCH_SIZE` reduction with sample weights: Σ_b w_b·L_b / B (shape `[1]`).
 /// The weights are not renormalised (Kornell et al.'s eq. 8 weights are used as given).

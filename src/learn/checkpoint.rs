@@ -1,0 +1,239 @@
+//! Training checkpoints: model and optimizer as burnpack files plus a JSON side file.
+//!
+//! Layout in the checkpoint directory, for epoch N (six digits):
+//! `epoch-NNNNNN.model.bpk`, `epoch-NNNNNN.optim.bpk`, `epoch-NNNNNN.json`. The JSON is written
+//! last (temp file + rename), so a checkpoint counts only once all three files are complete.
+//! After a successful write, older checkpoints in the directory are removed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use serde::{Deserialize, Serialize};
+
+use super::error::LearnError;
+use super::train::EpochRecord;
+
+/// Where and how often to checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointConfig {
+    /// Directory holding the checkpoint files (created if missing).
+    pub dir: PathBuf,
+    /// Write a checkpoint every this many epochs (and always after the last epoch).
+    pub every_epochs: usize,
+    /// Continue from the latest checkpoint in `dir` when one exists.
+    pub resume: bool,
+}
+
+/// Contents of the JSON side file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Last completed epoch (1-based).
+    pub epoch: usize,
+    /// Optimizer steps taken up to and including `epoch`.
+    pub optimizer_steps: u64,
+    /// Caller-defined identity of the run configuration.
+    pub fingerprint: String,
+    /// Per-epoch records for epochs 1..=epoch. Stored with losses as decimal strings, because
+    /// serde_json's default float parser is not exactly round-tripping (1 ulp off at times)
+    /// and a resumed history must equal the uninterrupted one bit for bit.
+    #[serde(with = "exact_history")]
+    pub history: Vec<EpochRecord>,
+}
+
+/// Serde adapter writing every f64 of the history as Rust's shortest round-trip decimal
+/// string and parsing it back with the (correctly rounded) standard-library parser.
+mod exact_history {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::EpochRecord;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        epoch: usize,
+        train_loss: String,
+        val_loss: Option<String>,
+        train_parts: Vec<(String, String)>,
+        optimizer_steps: u64,
+        seconds: String,
+    }
+
+    fn text(v: f64) -> String {
+        format!("{v:?}")
+    }
+
+    fn number<E: serde::de::Error>(s: &str) -> Result<f64, E> {
+        s.parse::<f64>()
+            .map_err(|e| E::custom(format!("bad number `{s}`: {e}")))
+    }
+
+    pub fn serialize<S: Serializer>(history: &[EpochRecord], s: S) -> Result<S::Ok, S::Error> {
+        let stored: Vec<Stored> = history
+            .iter()
+            .map(|r| Stored {
+                epoch: r.epoch,
+                train_loss: text(r.train_loss),
+                val_loss: r.val_loss.map(text),
+                train_parts: r
+                    .train_parts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), text(*v)))
+                    .collect(),
+                optimizer_steps: r.optimizer_steps,
+                seconds: text(r.seconds),
+            })
+            .collect();
+        stored.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EpochRecord>, D::Error> {
+        let stored = Vec::<Stored>::deserialize(d)?;
+        stored
+            .into_iter()
+            .map(|r| {
+                Ok(EpochRecord {
+                    epoch: r.epoch,
+                    train_loss: number(&r.train_loss)?,
+                    val_loss: r.val_loss.as_deref().map(number).transpose()?,
+                    train_parts: r
+                        .train_parts
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), number(v)?)))
+                        .collect::<Result<_, D::Error>>()?,
+                    optimizer_steps: r.optimizer_steps,
+                    seconds: number(&r.seconds)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn stem(epoch: usize) -> String {
+    format!("epoch-{epoch:06}")
+}
+
+/// Path of the model file of `epoch`'s checkpoint.
+pub fn model_path(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("{}.model.bpk", stem(epoch)))
+}
+
+/// Path of the optimizer file of `epoch`'s checkpoint.
+pub fn optimizer_path(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("{}.optim.bpk", stem(epoch)))
+}
+
+fn meta_path(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("{}.json", stem(epoch)))
+}
+
+/// Writes the checkpoint of `meta.epoch` and removes older ones.
+pub fn save<M: Module>(
+    dir: &Path,
+    meta: &CheckpointMeta,
+    model: &M,
+    optimizer: &ModuleOptimizer,
+) -> Result<(), LearnError> {
+    fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
+    let model_file = model_path(dir, meta.epoch);
+    model
+        .clone()
+        .save_file(&model_file)
+        .map_err(|e| LearnError::record(&model_file, e))?;
+    let optim_file = optimizer_path(dir, meta.epoch);
+    optimizer
+        .save(&optim_file)
+        .map_err(|e| LearnError::record(&optim_file, e))?;
+    let json_file = meta_path(dir, meta.epoch);
+    write_json_atomic(&json_file, meta)?;
+    for epoch in checkpoint_epochs(dir)? {
+        if epoch != meta.epoch {
+            remove_checkpoint(dir, epoch)?;
+        }
+    }
+    tracing::debug!(epoch = meta.epoch, dir = %dir.display(), "checkpoint written");
+    Ok(())
+}
+
+/// The metadata of the newest complete checkpoint in `dir`, if any.
+pub fn latest(dir: &Path) -> Result<Option<CheckpointMeta>, LearnError> {
+    let Some(epoch) = checkpoint_epochs(dir)?.into_iter().max() else {
+        return Ok(None);
+    };
+    let path = meta_path(dir, epoch);
+    let text = fs::read_to_string(&path).map_err(|e| LearnError::io(&path, e))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|source| LearnError::Json { path, source })?;
+    Ok(Some(meta))
+}
+
+/// Loads the model and optimizer of `meta`'s checkpoint into `model` and `optimizer`.
+///
+/// Parameter ids are restored from the model file, so the optimizer state (keyed by id)
+/// attaches to the right tensors.
+pub fn restore<M: Module>(
+    dir: &Path,
+    meta: &CheckpointMeta,
+    model: M,
+    optimizer: ModuleOptimizer,
+) -> Result<(M, ModuleOptimizer), LearnError> {
+    let model_file = model_path(dir, meta.epoch);
+    let model = model
+        .try_load_file(&model_file)
+        .map_err(|e| LearnError::record(&model_file, e))?;
+    let optim_file = optimizer_path(dir, meta.epoch);
+    let optimizer = optimizer
+        .load(&optim_file)
+        .map_err(|e| LearnError::record(&optim_file, e))?;
+    Ok((model, optimizer))
+}
+
+/// Writes `value` as pretty JSON through a temporary file and a rename.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), LearnError> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| LearnError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, text).map_err(|e| LearnError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| LearnError::io(path, e))
+}
+
+/// Epoch numbers of the complete checkpoints (those with a JSON side file) in `dir`.
+fn checkpoint_epochs(dir: &Path) -> Result<Vec<usize>, LearnError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LearnError::io(dir, e)),
+    };
+    let mut epochs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LearnError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(epoch) = name
+            .strip_prefix("epoch-")
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .and_then(|digits| digits.parse::<usize>().ok())
+        {
+            epochs.push(epoch);
+        }
+    }
+    Ok(epochs)
+}
+
+fn remove_checkpoint(dir: &Path, epoch: usize) -> Result<(), LearnError> {
+    // Remove the JSON first so a partially removed checkpoint is never picked up.
+    for path in [
+        meta_path(dir, epoch),
+        model_path(dir, epoch),
+        optimizer_path(dir, epoch),
+    ] {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LearnError::io(&path, e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! Tests of the generic epoch loop on a tiny MLP.
+
+use super::*;
+use crate::learn::backend::{BackendChoice, LearnRuntime};
+use crate::learn::checkpoint::CheckpointConfig;
+use crate::learn::keras_init::keras_init;
+use crate::learn::nadam::NadamConfig;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::TensorData;
+use burn::tensor::activation::elu;
+use rand::Rng;
+
+#[derive(Module, Debug)]
+struct Tiny {
+    hidden: Linear,
+    out: Linear,
+}
+
+impl Tiny {
+    fn new(device: &Device, seed: u64) -> Self {
+        keras_init(
+            Tiny {
+                hidden: LinearConfig::new(3, 16).init(device),
+                out: LinearConfig::new(16, 1).init(device),
+            },
+            seed,
+        )
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.out.forward(elu(self.hidden.forward(x), 1.0))
+    }
+
+    fn weights(&self) -> Vec<f32> {
+        let mut all = self
+            .hidden
+            .weight
+            .val()
+            .try_into_vec_as::<f32>()
+            .expect("read");
+        all.extend(
+            self.out
+                .weight
+                .val()
+                .try_into_vec_as::<f32>()
+                .expect("read"),
+        );
+        all
+    }
+}
+
+/// y = x0·x1 + sin(x2) on 64 random points; `poison` makes the loss NaN from that epoch on.
+struct TinyTask {
+    x: Vec<[f32; 3]>,
+    y: Vec<f32>,
+    poison_from_epoch: Option<usize>,
+}
+
+impl TinyTask {
+    fn new() -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let x: Vec<[f32; 3]> = (0..64)
+            .map(|_| {
+                [
+                    rng.random_range(-1.0..1.0),
+                    rng.random_range(-1.0..1.0),
+                    rng.random_range(-2.0..2.0),
+                ]
+            })
+            .collect();
+        let y = x.iter().map(|p| p[0] * p[1] + p[2].sin()).collect();
+        Self {
+            x,
+            y,
+            poison_from_epoch: None,
+        }
+    }
+}
+
+impl TrainTask for TinyTask {
+    type Model = Tiny;
+    type Batch = (Vec<f32>, Vec<f32>);
+
+    fn load(&mut self, indices: &[usize]) -> Result<Self::Batch, LearnError> {
+        Ok((
+            indices.iter().flat_map(|&i| self.x[i]).collect(),
+            indices.iter().map(|&i| self.y[i]).collect(),
+        ))
+    }
+
+    fn loss(
+        &mut self,
+        model: &Tiny,
+        batch: Self::Batch,
+        device: &Device,
+        ctx: StepContext,
+    ) -> BatchLoss {
+        let (x, mut y) = batch;
+        if self.poison_from_epoch.is_some_and(|e| ctx.epoch >= e) {
+            y[0] = f32::NAN;
+        }
+        let n = y.len();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [n, 3]), device);
+        let y = Tensor::<2>::from_data(TensorData::new(y, [n, 1]), device);
+        BatchLoss {
+            total: (model.forward(x) - y).square().mean(),
+            parts: Vec::new(),
+        }
+    }
+}
+
+fn loop_config(epochs: usize) -> LoopConfig {
+    LoopConfig {
+        epochs,
+        batch_size: 10,
+        learning_rate: 0.01,
+        seed: 5,
+    }
+}
+
+fn train_tiny(
+    epochs: usize,
+    checkpoint: Option<&CheckpointConfig>,
+    task: &mut TinyTask,
+) -> Result<TrainOutcome<Tiny>, LearnError> {
+    let device = Device::flex();
+    let train: Vec<usize> = (0..48).collect();
+    let validation: Vec<usize> = (48..64).collect();
+    let config = loop_config(epochs);
+    let spec = RunSpec {
+        device: &device,
+        config: &config,
+        train: &train,
+        validation: &validation,
+        checkpoint,
+        fingerprint: "tiny-v1",
+    };
+    let model = Tiny::new(&device.clone().autodiff(), 3);
+    run_epochs(
+        task,
+        model,
+        NadamConfig::default().init(),
+        &spec,
+        &mut |_| {},
+    )
+}
+
+fn losses(history: &[EpochRecord]) -> Vec<(f64, Option<f64>)> {
+    history.iter().map(|r| (r.train_loss, r.val_loss)).collect()
+}
+
+#[test]
+fn shuffles_are_seeded_permutations() {
+    let indices: Vec<usize> = (0..50).collect();
+    let a = shuffled(&indices, 1, 1);
+    let mut sorted = a.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, indices);
+    assert_eq!(a, shuffled(&indices, 1, 1));
+    assert_ne!(a, shuffled(&indices, 1, 2));
+    assert_ne!(a, shuffled(&indices, 2, 1));
+    let sizes: Vec<usize> = minibatches(&a, 16).map(<[usize]>::len).collect();
+    assert_eq!(sizes, vec![16, 16, 16, 2]);
+}
+
+#[test]
+fn short_training_reduces_loss() {
+    let outcome = train_tiny(15, None, &mut TinyTask::new()).expect("training");
+    let h = &outcome.history;
+    assert_eq!(h.len(), 15);
+    assert_eq!(h[14].optimizer_steps, 15 * 5);
+    assert!(h[14].train_loss < 0.5 * h[0].train_loss, "{:?}", losses(h));
+    let (first_val, last_val) = (h[0].val_loss.expect("val"), h[14].val_loss.expect("val"));
+    assert!(last_val < first_val, "{first_val} -> {last_val}");
+}
+
+#[test]
+fn same_seed_gives_bitwise_identical_losses() {
+    let runtime = LearnRuntime::new(BackendChoice::Flex, Some(2), 0).expect("runtime");
+    let run = || runtime.install(|| train_tiny(4, None, &mut TinyTask::new()).expect("training"));
+    let (a, b) = (run(), run());
+    assert_eq!(losses(&a.history), losses(&b.history));
+    assert_eq!(a.model.weights(), b.model.weights());
+}
+
+#[test]
+fn resumed_run_matches_uninterrupted_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = CheckpointConfig {
+        dir: dir.path().join("ck"),
+        every_epochs: 2,
+        resume: true,
+    };
+    let straight = train_tiny(6, None, &mut TinyTask::new()).expect("straight run");
+    // "Interrupted" after epoch 3 (checkpoint written because it is the last epoch).
+    let first = train_tiny(3, Some(&ck), &mut TinyTask::new()).expect("first leg");
+    assert_eq!(first.history.len(), 3);
+    let resumed = train_tiny(6, Some(&ck), &mut TinyTask::new()).expect("second leg");
+    assert_eq!(losses(&resumed.history), losses(&straight.history));
+    assert_eq!(resumed.model.weights(), straight.model.weights());
+    assert_eq!(resumed.history[5].optimizer_steps, 30);
+    // Only the newest checkpoint is kept.
+    let meta = checkpoint::latest(&ck.dir).expect("read").expect("exists");
+    assert_eq!(meta.epoch, 6);
+    let files = std::fs::read_dir(&ck.dir).expect("dir").count();
+    assert_eq!(files, 3);
+}
+
+#[test]
+fn checkpoint_of_another_configuration_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = CheckpointConfig {
+        dir: dir.path().to_path_buf(),
+        every_epochs: 1,
+        resume: true,
+    };
+    train_tiny(1, Some(&ck), &mut TinyTask::new()).expect("first run");
+    let device = Device::flex();
+    let train: Vec<usize> = (0..48).collect();
+    let config = loop_config(2);
+    let spec = RunSpec {
+        device: &device,
+        config: &config,
+        train: &train,
+        validation: &[],
+        checkpoint: Some(&ck),
+        fingerprint: "something-else",
+    };
+    let model = Tiny::new(&device.clone().autodiff(), 3);
+    let result = run_epochs(
+        &mut TinyTask::new(),
+        model,
+        NadamConfig::default().init(),
+        &spec,
+        &mut |_| {},
+    );
+    assert!(matches!(result, Err(LearnError::InvalidConfig(_))));
+}
+
+#[test]
+fn divergence_is_an_error_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = CheckpointConfig {
+        dir: dir.path().join("ck"),
+        every_epochs: 1,
+        resume: false,
+    };
+    let mut task = TinyTask::new();
+    task.poison_from_epoch = Some(2);
+    let result = train_tiny(4, Some(&ck), &mut task);
+    match result {
+        Err(LearnError::Diverged { epoch, batch, loss }) => {
+            assert_eq!((epoch, batch), (2, 0));
+            assert!(loss.is_nan());
+        }
+        Err(other) => panic!("expected divergence, got {other}"),
+        Ok(_) => panic!("expected divergence, training succeeded"),
+    }
+    // The epoch-1 checkpoint exists; nothing from the diverged epoch was written.
+    let meta = checkpoint::latest(&ck.dir).expect("read").expect("epoch 1");
+    assert_eq!(meta.epoch, 1);
+}
+
+#[test]
+fn derived_seeds_differ_per_position() {
+    let ctx = |epoch, batch, validation| StepContext {
+        epoch,
+        batch,
+        validation,
+        seed: 1,
+    };
+    let seeds = [
+        ctx(1, 0, false).noise_seed(),
+        ctx(1, 1, false).noise_seed(),
+        ctx(2, 0, false).noise_seed(),
+        ctx(1, 0, true).noise_seed(),
+    ];
+    for i in 0..seeds.len() {
+        for j in i + 1..seeds.len() {
+            assert_ne!(seeds[i], seeds[j]);
+        }
+    }
+    assert_eq!(seeds[0], ctx(1, 0, false).noise_seed());
+}
