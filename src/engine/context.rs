@@ -288,6 +288,14 @@ impl StageContext<'_> {
         Ok(value)
     }
 
+    /// A folder that survives an interrupted or failed run of this very key (and is deleted once
+    /// the stage completes): for checkpoints of long trainings, so a rerun resumes.
+    pub fn resume_dir(&self) -> StageResult<PathBuf> {
+        let p = self.cache.shard_dir(&self.key).join("resume");
+        fs::create_dir_all(&p)?;
+        Ok(p)
+    }
+
     /// Opens the log file for appending (used by the executor).
     pub(crate) fn open_log(path: &Path) -> std::io::Result<File> {
         OpenOptions::new().create(true).append(true).open(path)

@@ -7,22 +7,27 @@ use std::sync::Arc;
 use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
 pub mod cubic_grains;
+pub mod encode;
 pub mod esw_curve;
 pub mod grain_sampling;
+pub mod learn_common;
 pub mod structures;
 pub mod table;
+pub mod vae_fit;
 
 /// Every stage kind compiled into this binary, with its catalogue.
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
-    let kinds: [(&str, Arc<dyn Stage>); 4] = [
+    let kinds: [(&str, Arc<dyn Stage>); 6] = [
         ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
+        ("encode", Arc::new(encode::EncodeStage)),
         ("esw_curve", Arc::new(esw_curve::EswCurveStage)),
         (
             "grain_sampling",
             Arc::new(grain_sampling::GrainSamplingStage),
         ),
         ("table", Arc::new(table::TableStage)),
+        ("vae_fit", Arc::new(vae_fit::VaeFitStage)),
     ];
     for (kind, stage) in kinds {
         r.register(kind, stage);
