@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
+pub mod anchors;
 pub mod cubic_grains;
+pub mod demag_curve;
 pub mod encode;
 pub mod esw_curve;
 pub mod grain_sampling;
 pub mod learn_common;
+pub mod micromag_common;
+pub mod solve_structure;
 pub mod structures;
 pub mod table;
 pub mod vae_fit;
@@ -18,13 +22,19 @@ pub mod vae_fit;
 /// Every stage kind compiled into this binary, with its catalogue.
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
-    let kinds: [(&str, Arc<dyn Stage>); 6] = [
+    let kinds: [(&str, Arc<dyn Stage>); 9] = [
+        ("anchors", Arc::new(anchors::AnchorsStage)),
         ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
+        ("demag_curve", Arc::new(demag_curve::DemagCurveStage)),
         ("encode", Arc::new(encode::EncodeStage)),
         ("esw_curve", Arc::new(esw_curve::EswCurveStage)),
         (
             "grain_sampling",
             Arc::new(grain_sampling::GrainSamplingStage),
+        ),
+        (
+            "solve_structure",
+            Arc::new(solve_structure::SolveStructureStage),
         ),
         ("table", Arc::new(table::TableStage)),
         ("vae_fit", Arc::new(vae_fit::VaeFitStage)),

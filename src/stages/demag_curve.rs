@@ -1,0 +1,112 @@
+//! `demag_curve`: the demagnetization curve of every structure, in parallel across structures, each
+//! cached as its own shard so an interrupted labelling run resumes at the first missing curve.
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::micromag_common::solver_setup;
+use super::structures::StructureSet;
+use crate::engine::{Stage, StageContext, StageResult};
+use crate::io::npy::write_npy;
+use crate::physics::curve::DemagCurveSolver;
+
+/// The `demag_curve` stage kind.
+pub struct DemagCurveStage;
+
+/// One structure's curve as cached in its shard.
+#[derive(Serialize, Deserialize)]
+struct CurveShard {
+    m: Vec<f64>,
+    iterations: Vec<usize>,
+    energy: Vec<f64>,
+    converged: Vec<bool>,
+    seconds: f64,
+}
+
+impl Stage for DemagCurveStage {
+    fn run(&self, ctx: &StageContext) -> StageResult {
+        let set = StructureSet::load(ctx.input("structures")?)?;
+        let n = match ctx.usize("count")? {
+            0 => set.items.len(),
+            c => c.min(set.items.len()),
+        };
+        let (mesh, material, opts) = solver_setup(
+            ctx,
+            set.sampling.nx,
+            set.sampling.ny,
+            set.sampling.cell_size,
+        )?;
+        let solver = DemagCurveSolver::new(&mesh, &material, &opts)?;
+        let h = opts.sweep.fields()?;
+        let bar = ctx.progress("curves", n as u64);
+        let shards: Vec<CurveShard> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                ctx.check_cancelled()?;
+                let shard = ctx.shard(i, || {
+                    let t = Instant::now();
+                    let angles = set.structure(i)?.cell_angles();
+                    let c = solver.run(angles.view(), &mut |_, _| {}, ctx.cancel_flag())?;
+                    Ok(CurveShard {
+                        m: c.m,
+                        iterations: c.iterations,
+                        energy: c.energy_density,
+                        converged: c.converged,
+                        seconds: t.elapsed().as_secs_f64(),
+                    })
+                })?;
+                bar.inc(1);
+                Ok(shard)
+            })
+            .collect::<StageResult<_>>()?;
+        let steps = h.len();
+        let table = |f: &dyn Fn(&CurveShard) -> Vec<f64>| -> StageResult<Array2<f64>> {
+            Ok(Array2::from_shape_vec(
+                (n, steps),
+                shards.iter().flat_map(f).collect(),
+            )?)
+        };
+        write_npy(&ctx.output("h")?, &Array1::from(h.clone()))?;
+        write_npy(&ctx.output("m")?, &table(&|s| s.m.clone())?)?;
+        write_npy(&ctx.output("energy")?, &table(&|s| s.energy.clone())?)?;
+        let iters = Array2::from_shape_vec(
+            (n, steps),
+            shards
+                .iter()
+                .flat_map(|s| s.iterations.iter().map(|&k| k as i64))
+                .collect(),
+        )?;
+        write_npy(&ctx.output("iterations")?, &iters)?;
+        let conv = Array2::from_shape_vec(
+            (n, steps),
+            shards.iter().flat_map(|s| s.converged.clone()).collect(),
+        )?;
+        write_npy(&ctx.output("converged")?, &conv)?;
+        let not_converged = conv.iter().filter(|c| !**c).count();
+        if not_converged > 0 {
+            ctx.log(format!(
+                "warning: {not_converged} field steps hit max_steps (recorded in converged.npy)"
+            ));
+        }
+        let mut secs: Vec<f64> = shards.iter().map(|s| s.seconds).collect();
+        secs.sort_by(f64::total_cmp);
+        ctx.write_json(
+            "metrics",
+            &serde_json::json!({
+                "structures": n, "steps": steps,
+                "total_iterations": iters.sum(),
+                "median_iterations_per_curve": median(shards.iter().map(|s| s.iterations.iter().sum::<usize>() as f64).collect()),
+                "non_converged_steps": not_converged,
+                "median_seconds_per_curve": secs.get(secs.len() / 2),
+            }),
+        )
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
