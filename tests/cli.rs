@@ -322,3 +322,53 @@ fn show_reports_params_with_their_layer() {
     assert_eq!(v["status"], "run");
     assert_eq!(v["reasons"][0], "not run before");
 }
+
+#[test]
+fn the_main_experiment_runs_end_to_end_at_tiny_scale_and_reruns_from_cache() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/vae_nd2fe14b.toml");
+    let cache = tmp.path().join("cache");
+    let results = tmp.path().join("results");
+    let args = [
+        "run",
+        manifest,
+        "--profile",
+        "tiny",
+        "--json",
+        "--cache",
+        cache.to_str().expect("utf8"),
+        "--results",
+        results.to_str().expect("utf8"),
+    ];
+    let first = mexp(&args, tmp.path());
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(statuses(&json(&first)).iter().all(|(_, s)| s == "run"));
+    let second = json(&mexp(&args, tmp.path()));
+    assert!(
+        statuses(&second).iter().all(|(_, s)| s == "cached"),
+        "second run is all cache hits"
+    );
+    let table =
+        std::fs::read_to_string(results.join("vae_nd2fe14b/table3/table.md")).expect("Table 3");
+    assert!(
+        table.contains("| Hc |") && table.contains("0.0206"),
+        "{table}"
+    );
+    for f in [
+        "evaluate/figure5/mr.png",
+        "evaluate/figure5/hc.png",
+        "anchors/curves.png",
+        "grains/structures.png",
+        "vae/loss.png",
+    ] {
+        assert!(
+            results.join("vae_nd2fe14b").join(f).is_file(),
+            "missing {f}"
+        );
+    }
+}

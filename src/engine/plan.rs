@@ -213,7 +213,8 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
                 .filter(|(j, _)| records[*j].is_none())
                 .map(|(j, _)| format!("upstream {} will run", plan.jobs[*j].stage.name))
                 .collect();
-            reasons.dedup();
+            let mut seen = std::collections::BTreeSet::new();
+            reasons.retain(|r| seen.insert(r.clone()));
             if let Some(prev) = &previous {
                 let same_inputs = job.key_manifest(prev.key_manifest.inputs.clone());
                 reasons.extend(same_inputs.diff(&prev.key_manifest, &stage_name));

@@ -158,7 +158,7 @@ fn sweep_table(
         .join(",")
         + "\n";
     let mut md = format!(
-        "# Sweep summary: {exp}\n\n| {} |\n|{}|\n",
+        "# Sweep summary: {exp}\n\n| {} |\n|{}\n",
         header.join(" | "),
         "---|".repeat(header.len())
     );

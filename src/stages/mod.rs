@@ -11,9 +11,11 @@ pub mod cubic_grains;
 pub mod demag_curve;
 pub mod encode;
 pub mod esw_curve;
+pub mod evaluate;
 pub mod grain_sampling;
 pub mod learn_common;
 pub mod micromag_common;
+pub mod regress_fit;
 pub mod solve_structure;
 pub mod structures;
 pub mod table;
@@ -22,16 +24,18 @@ pub mod vae_fit;
 /// Every stage kind compiled into this binary, with its catalogue.
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
-    let kinds: [(&str, Arc<dyn Stage>); 9] = [
+    let kinds: Vec<(&str, Arc<dyn Stage>)> = vec![
         ("anchors", Arc::new(anchors::AnchorsStage)),
         ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
         ("demag_curve", Arc::new(demag_curve::DemagCurveStage)),
         ("encode", Arc::new(encode::EncodeStage)),
         ("esw_curve", Arc::new(esw_curve::EswCurveStage)),
+        ("evaluate", Arc::new(evaluate::EvaluateStage)),
         (
             "grain_sampling",
             Arc::new(grain_sampling::GrainSamplingStage),
         ),
+        ("regress_fit", Arc::new(regress_fit::RegressFitStage)),
         (
             "solve_structure",
             Arc::new(solve_structure::SolveStructureStage),

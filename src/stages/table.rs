@@ -67,7 +67,7 @@ impl Stage for TableStage {
         let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| rows[i].clone());
         let fmt = |v: &Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
         let mut md = format!(
-            "## {}\n\n| {} |\n|{}|\n",
+            "## {}\n\n| {} |\n|{}\n",
             ctx.str("title")?,
             header.join(" | "),
             "---|".repeat(header.len())
