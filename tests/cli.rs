@@ -372,3 +372,66 @@ fn the_main_experiment_runs_end_to_end_at_tiny_scale_and_reruns_from_cache() {
         );
     }
 }
+
+#[test]
+fn every_shipped_manifest_plans_under_every_profile_and_small_ones_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cache = tmp.path().join("cache");
+    let cache = cache.to_str().expect("utf8");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("experiments/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    manifests.sort();
+    assert!(manifests.len() >= 3);
+    for m in &manifests {
+        let text = std::fs::read_to_string(m).expect("read");
+        let mut profiles = vec![None];
+        profiles.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("[profile."))
+                .filter_map(|l| l.split('.').next())
+                .map(|p| Some(p.to_string())),
+        );
+        profiles.dedup();
+        for p in profiles {
+            let mut args = vec!["plan", m.to_str().expect("utf8"), "--cache", cache];
+            if let Some(p) = &p {
+                args.extend(["--profile", p.as_str()]);
+            }
+            let out = mexp(&args, tmp.path());
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{} --profile {p:?}: {}",
+                m.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    for name in ["labels_nd2fe14b", "esw_kornell"] {
+        let m = dir.join(format!("{name}.toml"));
+        let out = mexp(
+            &[
+                "run",
+                m.to_str().expect("utf8"),
+                "--profile",
+                "tiny",
+                "--cache",
+                cache,
+                "--results",
+                tmp.path().join("results").to_str().expect("utf8"),
+                "-q",
+            ],
+            tmp.path(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
