@@ -2,7 +2,7 @@
 
 use super::learn_common::{runtime, tree_dir};
 use super::micromag_common::ANCHOR_NAMES;
-use super::regress_fit::labelled;
+use super::regress_fit::{Labelled, labelled};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::learn::regressor_fit::TrainedRegressor;
 use crate::report::plot::parity_plot;
@@ -18,7 +18,9 @@ struct Split {
 
 impl Stage for EvaluateStage {
     fn run(&self, ctx: &StageContext) -> StageResult {
-        let (latents, targets, _, _) = labelled(ctx)?;
+        let Labelled {
+            latents, targets, ..
+        } = labelled(ctx)?;
         let split: Split = serde_json::from_slice(&std::fs::read(ctx.input("split")?)?)?;
         let rt = runtime(ctx)?;
         let model = TrainedRegressor::load(&tree_dir(ctx, "model")?, &rt.device)?;

@@ -13,10 +13,21 @@ use crate::learn::train::LoopConfig;
 /// The `regress_fit` stage kind.
 pub struct RegressFitStage;
 
-/// Latents and anchors of the labelled structures, checked to match.
-pub fn labelled(
-    ctx: &StageContext,
-) -> StageResult<(Array2<f32>, Array2<f32>, Vec<usize>, Vec<usize>)> {
+/// Latents and anchors (f32) of the labelled structures, checked to match, with the rows whose six
+/// anchors were all reached and the rows left out.
+pub struct Labelled {
+    /// Latent means, row i = structure i.
+    pub latents: Array2<f32>,
+    /// Anchors, row i = structure i.
+    pub targets: Array2<f32>,
+    /// Rows with all six anchors reached.
+    pub usable: Vec<usize>,
+    /// Rows with an unreached anchor.
+    pub left_out: Vec<usize>,
+}
+
+/// Reads the `latents`, `anchors` and `reached` inputs of a stage.
+pub fn labelled(ctx: &StageContext) -> StageResult<Labelled> {
     let latents = read_npy_nd::<f32, Ix2>(ctx.input("latents")?)?;
     let anchors = read_npy_nd::<f64, Ix2>(ctx.input("anchors")?)?;
     let reached = read_npy_nd::<bool, Ix2>(ctx.input("reached")?)?;
@@ -32,17 +43,22 @@ pub fn labelled(
     }
     let (usable, left_out): (Vec<usize>, Vec<usize>) =
         (0..n).partition(|&i| reached.row(i).iter().all(|&r| r));
-    Ok((
-        latents.slice(ndarray::s![..n, ..]).to_owned(),
-        anchors.mapv(|v| v as f32),
+    Ok(Labelled {
+        latents: latents.slice(ndarray::s![..n, ..]).to_owned(),
+        targets: anchors.mapv(|v| v as f32),
         usable,
         left_out,
-    ))
+    })
 }
 
 impl Stage for RegressFitStage {
     fn run(&self, ctx: &StageContext) -> StageResult {
-        let (latents, targets, usable, left_out) = labelled(ctx)?;
+        let Labelled {
+            latents,
+            targets,
+            usable,
+            left_out,
+        } = labelled(ctx)?;
         if usable.len() < 6 {
             return Err(format!(
                 "only {} curves reached all six anchors; label more structures",

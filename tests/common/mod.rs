@@ -152,9 +152,9 @@ pub fn run_with(
         reg,
         &cache,
         &RunOptions {
-            jobs: 2,
+            jobs,
             threads: 2,
-            keep_going: false,
+            keep_going,
         },
         &cancel,
         &ProgressView::hidden(s.plan.jobs.len()),
