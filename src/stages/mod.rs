@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod grain_sampling;
 pub mod learn_common;
 pub mod micromag_common;
+pub mod morph;
 pub mod regress_fit;
 pub mod solve_structure;
 pub mod structures;
@@ -35,6 +36,7 @@ pub fn registry() -> Result<Registry> {
             "grain_sampling",
             Arc::new(grain_sampling::GrainSamplingStage),
         ),
+        ("morph", Arc::new(morph::MorphStage)),
         ("regress_fit", Arc::new(regress_fit::RegressFitStage)),
         (
             "solve_structure",
