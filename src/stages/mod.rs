@@ -20,6 +20,7 @@ pub mod regress_fit;
 pub mod solve_structure;
 pub mod structures;
 pub mod table;
+pub mod test_samples;
 pub mod vae_fit;
 
 /// Every stage kind compiled into this binary, with its catalogue.
@@ -43,6 +44,7 @@ pub fn registry() -> Result<Registry> {
             Arc::new(solve_structure::SolveStructureStage),
         ),
         ("table", Arc::new(table::TableStage)),
+        ("test_samples", Arc::new(test_samples::TestSamplesStage)),
         ("vae_fit", Arc::new(vae_fit::VaeFitStage)),
     ];
     for (kind, stage) in kinds {
