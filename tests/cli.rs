@@ -435,3 +435,61 @@ fn every_shipped_manifest_plans_under_every_profile_and_small_ones_run() {
         );
     }
 }
+
+#[test]
+fn an_interrupted_fan_out_stage_resumes_from_its_finished_items() {
+    let text = "[experiment]\nname = \"r\"\nseed = 4\n[stages.g]\nkind = \"grain_sampling\"\ncount = 24\nnx = 32\nny = 32\ngrains_min = 4\ngrains_max = 16\n[stages.c]\nkind = \"demag_curve\"\ninputs = { structures = \"g.structures\" }\nh_step = 0.02\n";
+    let (tmp, m) = project(text);
+    let m = m.to_str().expect("utf8");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mexp"))
+        .args(["run", m, "-q", "--threads", "1"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until some curves are stored as shards, then kill -9 mid-stage.
+    let shards = tmp.path().join("cache/shards");
+    let finished = || {
+        std::fs::read_dir(&shards)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| std::fs::read_dir(e.path()).map(|x| x.count()).unwrap_or(0))
+                    .sum::<usize>()
+            })
+            .unwrap_or(0)
+    };
+    let t0 = std::time::Instant::now();
+    while finished() < 3 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the stage must still be running when killed"
+    );
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let done = finished();
+    assert!(
+        (3..24).contains(&done),
+        "{done} curves finished before the kill"
+    );
+    let resumed = json(&mexp(&["run", m, "--json"], tmp.path()));
+    let (tmp2, m2) = project(text);
+    let clean = json(&mexp(
+        &["run", m2.to_str().expect("utf8"), "--json"],
+        tmp2.path(),
+    ));
+    assert_eq!(resumed["stages"][1]["status"], "run");
+    assert_eq!(
+        resumed["stages"][1]["outputs"]["m"]["digest"],
+        clean["stages"][1]["outputs"]["m"]["digest"],
+        "resumed curves are bit-identical to an uninterrupted run"
+    );
+    assert!(
+        !shards
+            .join(resumed["stages"][1]["key"].as_str().expect("key"))
+            .exists(),
+        "shards are cleared once the stage completes"
+    );
+}

@@ -1,7 +1,9 @@
 //! Validation of the micromagnetic solver against the reference numbers of
-// Reference values are quoted with all the digits of their source (notes, mpmath).
-#![allow(clippy::excessive_precision)]
 //! shared/notes/micromagnetics.md (§3, §6). Test names carry the T-number of the notes.
+
+// Reference values are quoted with all the digits of their source (notes, mpmath); the T4
+// remanence 0.63662 happens to be 2/π.
+#![allow(clippy::excessive_precision, clippy::approx_constant)]
 
 use std::sync::atomic::AtomicBool;
 
@@ -522,8 +524,6 @@ fn t3_single_grain_stoner_wohlfarth() {
 /// evaluation (2000 vs 1999 nodes) moves Hc by 5e-5. Tolerances: 2e-5 for M1, Mr (smooth),
 /// 2e-4 for the fields.
 #[test]
-// 0.63662 is the notes' rounded reference for Mr = 2/π; kept as written beside its siblings.
-#[allow(clippy::approx_constant)]
 fn t4_non_interacting_ensemble_anchors() {
     let base = Material::nd2fe14b();
     let material = Material {
@@ -684,6 +684,45 @@ fn t7_standard_problem_4_remanent_state() {
     assert!((mean[0] - 0.966962).abs() < 2e-6, "{mean:?}");
     assert!((mean[1] - 0.12529).abs() < 1e-5, "{mean:?}");
     assert!(mean[2].abs() < 1e-12, "{mean:?}");
+}
+
+// ---------------------------------------------------------------- T8 trends
+
+/// Exchange coupling raises Mr above the non-interacting value and lowers |Hc| (qualitative).
+#[test]
+fn t8_exchange_coupling_raises_remanence_and_lowers_coercivity() {
+    let coupled = Material::nd2fe14b();
+    let free = Material {
+        exchange_a: 0.0,
+        ..coupled
+    };
+    let mesh = Mesh::new([40, 40, 1], [2e-9, 2e-9, 36e-6]).expect("mesh");
+    let angles = voronoi_angles(40, 40, 16, std::f64::consts::PI, 11);
+    let anchors_of = |material: &Material, demag: bool| {
+        let mut opts = CurveOptions::kovacs(material);
+        opts.sweep.h_step = 0.02;
+        if !demag {
+            opts.demag = None;
+        }
+        let c = demag_curve(
+            &mesh,
+            material,
+            angles.view(),
+            &opts,
+            &mut |_, _| {},
+            &no_cancel(),
+        )
+        .expect("curve");
+        let a = c.anchors();
+        (a.mr.expect("mr"), a.hc.value().expect("hc"))
+    };
+    let (mr_free, hc_free) = anchors_of(&free, false);
+    let (mr_coupled, hc_coupled) = anchors_of(&coupled, true);
+    assert!(mr_coupled > mr_free + 0.02, "Mr {mr_coupled} vs {mr_free}");
+    assert!(
+        hc_coupled.abs() < hc_free.abs() - 0.02,
+        "Hc {hc_coupled} vs {hc_free}"
+    );
 }
 
 // ---------------------------------------------------------------- T9 determinism, API

@@ -63,9 +63,6 @@ pub struct MinimizerConfig {
     pub max_steps: usize,
     /// BB: optional energy guard.
     pub energy_guard: Option<EnergyGuard>,
-    /// BB: optional cap on the rotation of any cell in one step (radians): the step uses
-    /// min(τ, 2 tan(cap/2)/max|G|). Not part of the notes' algorithm; `None` disables it.
-    pub max_step_angle: Option<f64>,
     /// Compat: the constant step size.
     pub compat_tau: f64,
     /// Compat: stop when max_i |Δm_i| falls below this.
@@ -90,7 +87,6 @@ impl MinimizerConfig {
             tau_max: 0.3,
             max_steps: 20_000,
             energy_guard: Some(EnergyGuard::default()),
-            max_step_angle: None,
             compat_tau: 1e-2,
             compat_dm_tol: 1e-3,
         }
@@ -329,8 +325,8 @@ impl Minimizer {
         &self.config
     }
 
-    /// Relaxes the unit-vector field `m` in place to a (local) energy minimum of `field`.
-    /// Checks `cancel` before every step.
+    /// Relaxes `m` in place to a (local) energy minimum of `field`. `m` is normalized first
+    /// (in the in-plane mode its z components are set to 0). Checks `cancel` before every step.
     pub fn relax(
         &mut self,
         field: &mut EffectiveField,
@@ -343,6 +339,9 @@ impl Minimizer {
                 got: vec![m.len()],
                 expected: vec![self.b.len()],
             });
+        }
+        if field.mode().ncomp() == 2 {
+            m.z.fill(0.0);
         }
         m.normalize();
         match (self.config.kind, field.mode().ncomp()) {
@@ -383,10 +382,7 @@ impl Minimizer {
             if cancel.load(Ordering::Relaxed) {
                 return Err(PhysicsError::Cancelled);
             }
-            let mut tau_try = match cfg.max_step_angle {
-                Some(a) => tau.min(2.0 * (0.5 * a).tan() / gmax2.sqrt()),
-                None => tau,
-            };
+            let mut tau_try = tau;
             let mut backtracks = 0;
             let energy_new = loop {
                 cayley_step::<NC>(m, &self.g, tau_try, &mut self.m_new);

@@ -99,8 +99,8 @@ impl PaddedFft2 {
     }
 
     /// Row stage of the forward transform: the zero-padded rows of `field` (ny·nx values,
-    /// x fastest) are transformed and scattered into the column layout of `spec`. Complete
-    /// the transform with [`PaddedFft2::columns`].
+    /// x fastest) are transformed and scattered into the even halves of the columns of
+    /// `spec`. Complete the transform with [`PaddedFft2::columns`].
     pub fn forward_rows(&mut self, field: &[f64], spec: &mut [Complex<f64>]) {
         let (nx, ny, py, ncx) = (self.nx, self.ny, self.py, self.ncx);
         debug_assert_eq!(field.len(), nx * ny);
@@ -119,37 +119,42 @@ impl PaddedFft2 {
                     )
                     .expect("buffer lengths are fixed at construction");
             }
-            let tw = &self.twiddle[y0..y0 + rows];
             for (kx, col) in spec.chunks_exact_mut(py).enumerate() {
-                let (even, odd) = col.split_at_mut(ny);
-                let even = &mut even[y0..y0 + rows];
-                let odd = &mut odd[y0..y0 + rows];
-                for r in 0..rows {
-                    let v = self.row_block[r * ncx + kx];
-                    even[r] = v;
-                    odd[r] = v * tw[r];
+                let even = &mut col[y0..y0 + rows];
+                for (r, e) in even.iter_mut().enumerate() {
+                    *e = self.row_block[r * ncx + kx];
                 }
             }
         }
     }
 
-    /// Column stage, fused per column so that each column stays in cache: forward column
-    /// transform of every spectrum, `op(kx, columns)` (pointwise work in frequency space, all
-    /// spectra's column kx in storage order), inverse column transform.
+    /// Column stage, fused per column so that each column stays in cache: the odd half is
+    /// formed from the even half (x·t), forward column transforms of every spectrum,
+    /// `op(kx, columns)` (pointwise work in frequency space, all spectra's column kx in storage
+    /// order), inverse column transforms, and the two halves are recombined into the first ny
+    /// entries (read by [`PaddedFft2::inverse_rows`]).
     pub fn columns<const K: usize>(
         &mut self,
         mut specs: [&mut [Complex<f64>]; K],
         mut op: impl FnMut(usize, &mut [&mut [Complex<f64>]; K]),
     ) {
-        let py = self.py;
+        let (ny, py) = (self.ny, self.py);
         for kx in 0..self.ncx {
             let mut cols = specs.each_mut().map(|s| &mut s[kx * py..(kx + 1) * py]);
             for c in cols.iter_mut() {
+                let (even, odd) = c.split_at_mut(ny);
+                for ((o, e), t) in odd.iter_mut().zip(even.iter()).zip(&self.twiddle) {
+                    *o = *e * *t;
+                }
                 self.col_fwd.process_with_scratch(c, &mut self.scratch);
             }
             op(kx, &mut cols);
             for c in cols.iter_mut() {
                 self.col_inv.process_with_scratch(c, &mut self.scratch);
+                let (even, odd) = c.split_at_mut(ny);
+                for ((e, o), t) in even.iter_mut().zip(odd.iter()).zip(&self.twiddle) {
+                    *e += t.conj() * *o;
+                }
             }
         }
     }
@@ -161,13 +166,9 @@ impl PaddedFft2 {
         debug_assert_eq!(out.len(), nx * ny);
         for y0 in (0..ny).step_by(ROW_BLOCK) {
             let rows = ROW_BLOCK.min(ny - y0);
-            let tw = &self.twiddle[y0..y0 + rows];
             for (kx, col) in spec.chunks_exact(py).enumerate() {
-                let (even, odd) = col.split_at(ny);
-                let even = &even[y0..y0 + rows];
-                let odd = &odd[y0..y0 + rows];
-                for r in 0..rows {
-                    self.row_block[r * ncx + kx] = even[r] + tw[r].conj() * odd[r];
+                for (r, &v) in col[y0..y0 + rows].iter().enumerate() {
+                    self.row_block[r * ncx + kx] = v;
                 }
             }
             for r in 0..rows {

@@ -18,6 +18,9 @@ use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
 /// The `morph` stage kind.
 pub struct MorphStage;
 
+/// A decoded structure's simulated anchors, reached flags and curve points.
+type Simulated = ([f64; 6], [bool; 6], Vec<(f64, f64)>);
+
 /// Index of the structure closest to (n_g, θ in degrees).
 fn closest(set: &StructureSet, target: &[f64]) -> StageResult<usize> {
     let [ng, theta] =
@@ -84,7 +87,7 @@ impl Stage for MorphStage {
         };
         image_grid(&ctx.output("structures")?, &grid)?;
 
-        let mut simulated: Vec<Option<([f64; 6], [bool; 6], Vec<(f64, f64)>)>> = vec![None; steps];
+        let mut simulated: Vec<Option<Simulated>> = vec![None; steps];
         if ctx.bool("simulate")? {
             let (ny, nx) = (decoded.shape()[1], decoded.shape()[2]);
             let (mesh, material, opts) = solver_setup(ctx, nx, ny, set.sampling.cell_size)?;
