@@ -4,6 +4,7 @@
 //! `ndarray` results and trained models back. Nothing here knows about manifests or caching.
 
 pub mod ae3d;
+pub mod ae3d_fit;
 pub mod backend;
 pub mod checkpoint;
 pub mod cv;
@@ -11,15 +12,20 @@ pub mod dense;
 pub mod densenet;
 pub mod efficientnet;
 pub mod error;
+pub mod he_init;
 pub mod init;
 pub mod keras_init;
 pub mod model_error;
+pub mod monitored_train;
 pub mod nadam;
 pub mod param_count;
+pub mod plateau;
 pub mod regressor;
 pub mod regressor_fit;
 pub mod resnet;
 pub mod rollout;
+pub mod rollout_fit;
+pub mod rollout_windows;
 pub mod sample_weighting;
 pub mod se_resnext;
 pub mod squeeze_excitation;
@@ -27,6 +33,7 @@ pub mod torch_layers;
 pub mod train;
 pub mod vae;
 pub mod vae_fit;
+pub mod validation_split;
 
 #[cfg(test)]
 mod test_support;

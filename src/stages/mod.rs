@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
+pub mod ae3d_fit;
 pub mod anchors;
 pub mod cubic_grains;
 pub mod demag_curve;
@@ -13,10 +14,13 @@ pub mod encode;
 pub mod esw_curve;
 pub mod evaluate;
 pub mod grain_sampling;
+pub mod kornell_common;
 pub mod learn_common;
 pub mod micromag_common;
 pub mod morph;
 pub mod regress_fit;
+pub mod rollout_eval;
+pub mod rollout_fit;
 pub mod solve_structure;
 pub mod structures;
 pub mod table;
@@ -27,6 +31,7 @@ pub mod vae_fit;
 pub fn registry() -> Result<Registry> {
     let mut r = Registry::new(Catalog::builtin()?);
     let kinds: Vec<(&str, Arc<dyn Stage>)> = vec![
+        ("ae3d_fit", Arc::new(ae3d_fit::Ae3dFitStage)),
         ("anchors", Arc::new(anchors::AnchorsStage)),
         ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
         ("demag_curve", Arc::new(demag_curve::DemagCurveStage)),
@@ -39,6 +44,8 @@ pub fn registry() -> Result<Registry> {
         ),
         ("morph", Arc::new(morph::MorphStage)),
         ("regress_fit", Arc::new(regress_fit::RegressFitStage)),
+        ("rollout_eval", Arc::new(rollout_eval::RolloutEvalStage)),
+        ("rollout_fit", Arc::new(rollout_fit::RolloutFitStage)),
         (
             "solve_structure",
             Arc::new(solve_structure::SolveStructureStage),

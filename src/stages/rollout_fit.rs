@@ -1,0 +1,82 @@
+//! `rollout_fit`: the Kornell latent predictor with the recursive l-step loss.
+
+use ndarray::{Array1, Ix2};
+
+use super::kornell_common::{esw_field, esw_states, states_of, test_simulation};
+use super::learn_common::{loss_plot, runtime, tree_dir};
+use crate::engine::{Stage, StageContext, StageResult};
+use crate::io::npy::read_npy_nd;
+use crate::learn::ae3d_fit::TrainedAe3d;
+use crate::learn::rollout_fit::{RolloutFitConfig, fit_rollout};
+use crate::learn::rollout_windows::SimSequence;
+use crate::learn::train::LoopConfig;
+
+/// The `rollout_fit` stage kind.
+pub struct RolloutFitStage;
+
+impl Stage for RolloutFitStage {
+    fn run(&self, ctx: &StageContext) -> StageResult {
+        let m = esw_states(ctx)?;
+        let field = esw_field(ctx)?.mapv(|v| v as f32);
+        let weights = read_npy_nd::<f64, Ix2>(ctx.input("weights")?)?;
+        let sims = m.shape()[0];
+        let test = test_simulation(ctx, sims)?;
+        let rt = runtime(ctx)?;
+        let ae = TrainedAe3d::load(&tree_dir(ctx, "autoencoder")?, &rt.device)?;
+        let mut seqs = Vec::new();
+        for s in (0..sims).filter(|&s| s != test) {
+            let latents = ae.encode(states_of(&m, &[s]).view())?;
+            seqs.push(SimSequence {
+                latents,
+                fields: field.clone(),
+                sample_weights: Array1::from(weights.row(s).mapv(|v| v as f32).to_vec()),
+            });
+        }
+        let epochs = ctx.usize("max_epochs")?;
+        let mut config = RolloutFitConfig::paper(ctx.usize("t")?, ctx.usize("l")?, epochs);
+        config.schedule = LoopConfig {
+            epochs,
+            batch_size: ctx.usize("batch_size")?,
+            learning_rate: ctx.f64("lr")?,
+            seed: ctx.seed(),
+        };
+        let bar = ctx.progress(
+            "predictor epochs (early stopping may end sooner)",
+            epochs as u64,
+        );
+        let (model, history) = fit_rollout(&rt.device, &config, &seqs, &mut |e| {
+            bar.inc(1);
+            bar.message(format!(
+                "loss {:.5}, lr {:.1e}",
+                e.record.train_loss, e.learning_rate
+            ));
+        })?;
+        ctx.check_cancelled()?;
+        ctx.log(format!(
+            "selected epoch {} of {} (stopped early: {})",
+            model.selected_epoch,
+            history.len(),
+            model.stopped_early
+        ));
+        model.save(&ctx.output("model")?)?;
+        let rows: Vec<serde_json::Value> = history.iter().map(|e| serde_json::json!({"epoch": e.record.epoch, "train_loss": e.record.train_loss, "val_loss": e.record.val_loss, "learning_rate": e.learning_rate})).collect();
+        ctx.write_json("history", &rows)?;
+        let train: Vec<(f64, f64)> = history
+            .iter()
+            .map(|e| (e.record.epoch as f64, e.record.train_loss))
+            .collect();
+        let val: Vec<(f64, f64)> = history
+            .iter()
+            .filter_map(|e| e.record.val_loss.map(|v| (e.record.epoch as f64, v)))
+            .collect();
+        loss_plot(
+            &ctx.output("plot")?,
+            &format!(
+                "latent predictor, t = {}, l = {}",
+                ctx.usize("t")?,
+                ctx.usize("l")?
+            ),
+            &[("train", train), ("validation", val)],
+        )
+    }
+}
