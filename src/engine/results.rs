@@ -138,16 +138,16 @@ fn sweep_table(
     let exp = &plan.variants[0].experiment.name;
     let dir = results.join(exp);
     fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
-    let axes: Vec<String> = sweep
-        .points
-        .first()
-        .map(|p| {
-            p.overrides
-                .iter()
-                .map(|o| format!("{}.{}", o.stage, o.param))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Every parameter any point sets, in order of first appearance (list sweeps may differ per point).
+    let mut axes: Vec<String> = Vec::new();
+    for p in &sweep.points {
+        for o in &p.overrides {
+            let name = format!("{}.{}", o.stage, o.param);
+            if !axes.contains(&name) {
+                axes.push(name);
+            }
+        }
+    }
     let mut header = vec!["variant".to_string()];
     header.extend(axes.iter().cloned());
     header.extend(sweep.report.iter().cloned());
@@ -165,12 +165,13 @@ fn sweep_table(
     for (vi, v) in plan.variants.iter().enumerate() {
         let point = &sweep.points[vi];
         let mut row = vec![v.name.clone()];
-        row.extend(
+        row.extend(axes.iter().map(|a| {
             point
                 .overrides
                 .iter()
-                .map(|o| super::key::display_value(&o.value)),
-        );
+                .find(|o| format!("{}.{}", o.stage, o.param) == *a)
+                .map_or_else(String::new, |o| super::key::display_value(&o.value))
+        }));
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {
                 Some(serde_json::Value::Number(n)) => n
