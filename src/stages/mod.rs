@@ -14,10 +14,14 @@ pub mod encode;
 pub mod esw_curve;
 pub mod evaluate;
 pub mod grain_sampling;
+pub mod inverse_cnn_eval;
+pub mod inverse_cnn_fit;
 pub mod kornell_common;
 pub mod learn_common;
 pub mod micromag_common;
 pub mod morph;
+pub mod pollok_common;
+pub mod prism_design;
 pub mod regress_fit;
 pub mod rollout_eval;
 pub mod rollout_fit;
@@ -42,7 +46,16 @@ pub fn registry() -> Result<Registry> {
             "grain_sampling",
             Arc::new(grain_sampling::GrainSamplingStage),
         ),
+        (
+            "inverse_cnn_eval",
+            Arc::new(inverse_cnn_eval::InverseCnnEvalStage),
+        ),
+        (
+            "inverse_cnn_fit",
+            Arc::new(inverse_cnn_fit::InverseCnnFitStage),
+        ),
         ("morph", Arc::new(morph::MorphStage)),
+        ("prism_design", Arc::new(prism_design::PrismDesignStage)),
         ("regress_fit", Arc::new(regress_fit::RegressFitStage)),
         ("rollout_eval", Arc::new(rollout_eval::RolloutEvalStage)),
         ("rollout_fit", Arc::new(rollout_fit::RolloutFitStage)),
