@@ -411,7 +411,12 @@ fn every_shipped_manifest_plans_under_every_profile_and_small_ones_run() {
             );
         }
     }
-    for name in ["labels_nd2fe14b", "esw_kornell"] {
+    for name in [
+        "labels_nd2fe14b",
+        "esw_kornell",
+        "esw_kornell_sweep",
+        "inverse_design_pollok",
+    ] {
         let m = dir.join(format!("{name}.toml"));
         let out = mexp(
             &[
