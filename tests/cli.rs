@@ -416,6 +416,7 @@ fn every_shipped_manifest_plans_under_every_profile_and_small_ones_run() {
         "esw_kornell",
         "esw_kornell_sweep",
         "inverse_design_pollok",
+        "vae_nd2fe14b_sweep",
     ] {
         let m = dir.join(format!("{name}.toml"));
         let out = mexp(
