@@ -41,7 +41,7 @@ impl Stage for PrismDesignStage {
             ));
         }
         let grid = ImageGrid {
-            title: "prism fields at z = 0.5 cm (tesla; colour range clipped at half the maximum)"
+            title: "μ0H at z = 0.5 cm (T; colours clipped at half the maximum)"
                 .into(),
             images: panels.iter().map(|(c, a)| (c.clone(), a.view())).collect(),
             cols: 2,
