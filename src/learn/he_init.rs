@@ -11,8 +11,9 @@
 //! √(2 / fan_in) (TensorFlow 2's `VarianceScaling(2, "fan_in", "truncated_normal")`). Biases
 //! (rank-1 parameters) become zero, Keras's default.
 
+use crate::learn::keras_init::with_host_values;
 use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -86,25 +87,8 @@ impl HeNormal {
 
 impl ModuleMapper for HeNormal {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let shape = param.lazy_shape();
-        let device = param.lazy_device();
-        let id = param.id;
-        let dims = shape.to_vec();
-        let data = TensorData::new(self.values(&dims), shape.clone());
-        Param::uninitialized(
-            id,
-            move |device, require_grad| {
-                let tensor = Tensor::<D>::from_data(data, device);
-                if require_grad {
-                    tensor.require_grad()
-                } else {
-                    tensor
-                }
-            },
-            device,
-            true,
-            shape,
-        )
+        let values = self.values(&param.lazy_shape().to_vec());
+        with_host_values(param, values)
     }
 }
 

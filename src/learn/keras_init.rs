@@ -46,26 +46,34 @@ impl GlorotUniform {
 
 impl ModuleMapper for GlorotUniform {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let shape = param.lazy_shape();
-        let device = param.lazy_device();
-        let id = param.id;
-        let dims = shape.to_vec();
-        let data = TensorData::new(self.values(&dims), shape.clone());
-        Param::uninitialized(
-            id,
-            move |device, require_grad| {
-                let tensor = Tensor::<D>::from_data(data, device);
-                if require_grad {
-                    tensor.require_grad()
-                } else {
-                    tensor
-                }
-            },
-            device,
-            true,
-            shape,
-        )
+        let values = self.values(&param.lazy_shape().to_vec());
+        with_host_values(param, values)
     }
+}
+
+/// Replaces a (lazy) parameter's values by `values` (row-major in its shape), keeping its id,
+/// device and laziness: the tensor is materialised on the parameter's device on first use.
+pub(crate) fn with_host_values<const D: usize>(
+    param: Param<Tensor<D>>,
+    values: Vec<f32>,
+) -> Param<Tensor<D>> {
+    let shape = param.lazy_shape();
+    let device = param.lazy_device();
+    let data = TensorData::new(values, shape.clone());
+    Param::uninitialized(
+        param.id,
+        move |device, require_grad| {
+            let tensor = Tensor::<D>::from_data(data, device);
+            if require_grad {
+                tensor.require_grad()
+            } else {
+                tensor
+            }
+        },
+        device,
+        true,
+        shape,
+    )
 }
 
 #[cfg(test)]

@@ -41,8 +41,7 @@ impl Stage for PrismDesignStage {
             ));
         }
         let grid = ImageGrid {
-            title: "μ0H at z = 0.5 cm (T; colours clipped at half the maximum)"
-                .into(),
+            title: "μ0H at z = 0.5 cm (T; colours clipped at half the maximum)".into(),
             images: panels.iter().map(|(c, a)| (c.clone(), a.view())).collect(),
             cols: 2,
             colormap: Colormap::RedBlue { min: -max, max },
