@@ -9,6 +9,7 @@
 //! squared differences, L_Norm 64 squared norm defects), on the training batches and on the
 //! validation rows.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
 
@@ -373,11 +374,7 @@ impl TrainedAe3d {
     /// Reads a model written by [`TrainedAe3d::save`] onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LearnError> {
         let spec_path = dir.join(SPEC_FILE);
-        let text = fs::read_to_string(&spec_path).map_err(|e| LearnError::io(&spec_path, e))?;
-        let spec: Ae3dSpec = serde_json::from_str(&text).map_err(|source| LearnError::Json {
-            path: spec_path,
-            source,
-        })?;
+        let spec: Ae3dSpec = read_json(&spec_path)?;
         let path = dir.join(MODEL_FILE);
         let model = model_config(&spec)
             .init(device)

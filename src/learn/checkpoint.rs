@@ -161,10 +161,7 @@ pub fn latest(dir: &Path) -> Result<Option<CheckpointMeta>, LearnError> {
         return Ok(None);
     };
     let path = meta_path(dir, epoch);
-    let text = fs::read_to_string(&path).map_err(|e| LearnError::io(&path, e))?;
-    let meta: CheckpointMeta =
-        serde_json::from_str(&text).map_err(|source| LearnError::Json { path, source })?;
-    Ok(Some(meta))
+    Ok(Some(read_json(&path)?))
 }
 
 /// Loads the model and optimizer of `meta`'s checkpoint into `model` and `optimizer`.
@@ -186,6 +183,15 @@ pub fn restore<M: Module>(
         .load(&optim_file)
         .map_err(|e| LearnError::record(&optim_file, e))?;
     Ok((model, optimizer))
+}
+
+/// Reads a JSON side file, naming the file in any error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LearnError> {
+    let text = fs::read_to_string(path).map_err(|e| LearnError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| LearnError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `value` as pretty JSON through a temporary file and a rename.

@@ -1,6 +1,7 @@
 //! A trained inverse-design CNN: batched inference on `ndarray` field maps and persistence as a
 //! burnpack weight file plus a JSON side file.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
 
@@ -111,12 +112,7 @@ impl TrainedInverseCnn {
     /// Reads a network written by [`TrainedInverseCnn::save`] onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LearnError> {
         let meta_path = dir.join(META_FILE);
-        let text = fs::read_to_string(&meta_path).map_err(|e| LearnError::io(&meta_path, e))?;
-        let info: InverseModelInfo =
-            serde_json::from_str(&text).map_err(|source| LearnError::Json {
-                path: meta_path,
-                source,
-            })?;
+        let info: InverseModelInfo = read_json(&meta_path)?;
         let path = dir.join(MODEL_FILE);
         // Whether loading materialises the lazy initial values first is burn's business; if it
         // does, those draws must not land inside another thread's seeded section.

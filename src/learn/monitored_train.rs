@@ -12,6 +12,7 @@
 //! the validation losses in the checkpoint's history and are rebuilt with
 //! [`ValidationMonitor::replay`], so a resumed run continues bit for bit.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -158,7 +159,7 @@ pub fn run_monitored<T: TrainTask>(
             let loss = task.loss(&state.model, batch, &train_device, ctx);
             let weight = indices.len() as f64;
             train_sum += finite_loss(&loss.total, epoch, batch_index)? * weight;
-            accumulate(&mut train_parts, &loss.parts, weight)?;
+            crate::learn::train::accumulate_parts(&mut train_parts, &loss.parts, weight)?;
             let grads = GradientsParams::from_grads(loss.total.backward(), &state.model);
             state.model = state.optimizer.step(learning_rate, state.model, grads);
             state.steps += 1;
@@ -229,11 +230,7 @@ impl<M: Module> LoopState<M> {
         settings: MonitorSettings,
     ) -> Result<(), LearnError> {
         let path = monitor_path(dir, meta.epoch);
-        let text = fs::read_to_string(&path).map_err(|e| LearnError::io(&path, e))?;
-        let side: MonitorFile = serde_json::from_str(&text).map_err(|source| LearnError::Json {
-            path: path.clone(),
-            source,
-        })?;
+        let side: MonitorFile = read_json(&path)?;
         if side.epoch != meta.epoch || side.val_parts.len() != meta.history.len() {
             return Err(LearnError::InvalidConfig(format!(
                 "{} does not match the checkpoint of epoch {}",
@@ -393,7 +390,7 @@ fn evaluate<T: TrainTask>(
         let loss = task.loss(inference, batch, spec.device, ctx);
         let weight = indices.len() as f64;
         sum += finite_loss(&loss.total, epoch, batch_index)? * weight;
-        accumulate(&mut parts, &loss.parts, weight)?;
+        crate::learn::train::accumulate_parts(&mut parts, &loss.parts, weight)?;
     }
     let n = spec.validation.len() as f64;
     Ok((
@@ -414,19 +411,4 @@ fn finite_loss(total: &Tensor<1>, epoch: usize, batch: usize) -> Result<f64, Lea
             loss: value,
         })
     }
-}
-
-fn accumulate(
-    acc: &mut Vec<(String, f64)>,
-    parts: &[(&'static str, Tensor<1>)],
-    weight: f64,
-) -> Result<(), LearnError> {
-    for (name, tensor) in parts {
-        let value = read_scalar(tensor)? * weight;
-        match acc.iter_mut().find(|(k, _)| k == name) {
-            Some((_, v)) => *v += value,
-            None => acc.push(((*name).to_string(), value)),
-        }
-    }
-    Ok(())
 }

@@ -4,6 +4,7 @@
 //! Targets are standardised with a [`Standardizer`] fitted on the training rows only; the
 //! loss is the MSE in standardised units, and predictions are mapped back to target units.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
 
@@ -285,12 +286,7 @@ impl TrainedRegressor {
     /// Reads a model written by [`TrainedRegressor::save`] onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LearnError> {
         let meta_path = dir.join(META_FILE);
-        let text = fs::read_to_string(&meta_path).map_err(|e| LearnError::io(&meta_path, e))?;
-        let meta: RegressorMeta =
-            serde_json::from_str(&text).map_err(|source| LearnError::Json {
-                path: meta_path,
-                source,
-            })?;
+        let meta: RegressorMeta = read_json(&meta_path)?;
         let path = dir.join(MODEL_FILE);
         let model = meta
             .config

@@ -8,6 +8,7 @@
 //! (Keras's reduction of weighted per-sample losses); the validation loss is weighted the same
 //! way, as Keras weights a `validation_split` with the split-off sample weights.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
 
@@ -429,11 +430,7 @@ impl TrainedRollout {
     /// Reads a model written by [`TrainedRollout::save`] onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LearnError> {
         let meta_path = dir.join(SPEC_FILE);
-        let text = fs::read_to_string(&meta_path).map_err(|e| LearnError::io(&meta_path, e))?;
-        let meta: RolloutMeta = serde_json::from_str(&text).map_err(|source| LearnError::Json {
-            path: meta_path,
-            source,
-        })?;
+        let meta: RolloutMeta = read_json(&meta_path)?;
         let path = dir.join(MODEL_FILE);
         let model = predictor_config(&meta.spec)
             .init(device)

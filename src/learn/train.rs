@@ -319,7 +319,8 @@ fn evaluate<T: TrainTask>(
     Ok(Some(weighted / spec.validation.len() as f64))
 }
 
-fn accumulate_parts(
+/// Adds `weight`-scaled loss parts to named running sums (first appearance fixes the order).
+pub(crate) fn accumulate_parts(
     acc: &mut Vec<(String, f64)>,
     parts: &[(&'static str, Tensor<1>)],
     weight: f64,

@@ -4,6 +4,7 @@
 //! training data never has to be in memory at once: [`fit_vae`] asks a loader closure for each
 //! minibatch by sample index, so the caller can stream or regenerate it.
 
+use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
 
@@ -294,11 +295,7 @@ impl TrainedVae {
     /// Reads a model written by [`TrainedVae::save`] onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LearnError> {
         let config_path = dir.join(CONFIG_FILE);
-        let text = fs::read_to_string(&config_path).map_err(|e| LearnError::io(&config_path, e))?;
-        let config: VaeConfig = serde_json::from_str(&text).map_err(|source| LearnError::Json {
-            path: config_path,
-            source,
-        })?;
+        let config: VaeConfig = read_json(&config_path)?;
         let path = dir.join(MODEL_FILE);
         let model = config
             .init(device, 0)?
