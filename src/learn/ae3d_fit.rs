@@ -110,7 +110,9 @@ pub struct Ae3dEpoch {
     pub val_squared_error: Option<f64>,
     /// Mean L_Norm on the validation rows.
     pub val_norm_error: Option<f64>,
-    /// Wall-clock seconds of the epoch (informational).
+    /// Wall-clock seconds of the epoch (informational; not serialized, so that the history
+    /// artifact is reproducible bit for bit).
+    #[serde(skip)]
     pub seconds: f64,
 }
 
@@ -364,8 +366,7 @@ impl TrainedAe3d {
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
         fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
         let path = dir.join(MODEL_FILE);
-        self.model
-            .clone()
+        crate::learn::stable_ids::with_stable_param_ids(self.model.clone())
             .save_file(&path)
             .map_err(|e| LearnError::record(&path, e))?;
         write_json_atomic(&dir.join(SPEC_FILE), &self.spec)

@@ -102,8 +102,7 @@ impl TrainedInverseCnn {
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
         fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
         let path = dir.join(MODEL_FILE);
-        self.model
-            .clone()
+        crate::learn::stable_ids::with_stable_param_ids(self.model.clone())
             .save_file(&path)
             .map_err(|e| LearnError::record(&path, e))?;
         write_json_atomic(&dir.join(META_FILE), &self.info)

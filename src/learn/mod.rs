@@ -34,6 +34,7 @@ pub mod rollout_windows;
 pub mod sample_weighting;
 pub mod se_resnext;
 pub mod squeeze_excitation;
+pub mod stable_ids;
 pub mod torch_layers;
 pub mod train;
 pub mod vae;

@@ -285,8 +285,7 @@ impl TrainedVae {
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
         fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
         let path = dir.join(MODEL_FILE);
-        self.model
-            .clone()
+        crate::learn::stable_ids::with_stable_param_ids(self.model.clone())
             .save_file(&path)
             .map_err(|e| LearnError::record(&path, e))?;
         write_json_atomic(&dir.join(CONFIG_FILE), &self.config)

@@ -55,7 +55,7 @@ impl Stage for InverseCnnFitStage {
         )?;
         ctx.check_cancelled()?;
         model.save(&ctx.output("model")?)?;
-        let rows: Vec<serde_json::Value> = history.iter().map(|r| serde_json::json!({"epoch": r.epoch, "train_rmse": r.train_loss, "val_rmse": r.val_loss, "seconds": r.seconds})).collect();
+        let rows: Vec<serde_json::Value> = history.iter().map(|r| serde_json::json!({"epoch": r.epoch, "train_rmse": r.train_loss, "val_rmse": r.val_loss})).collect();
         ctx.write_json("history", &rows)?;
         loss_plot(
             &ctx.output("plot")?,

@@ -44,7 +44,8 @@ pub fn images(set: &StructureSet, rows: &[usize]) -> Result<Array3<f32>, LearnEr
     Ok(out)
 }
 
-/// Writes a loss history as JSON (`json_out`) and as a log-scale PNG (`png_out`).
+/// Writes a loss history as JSON (`json_out`) and as a log-scale PNG (`png_out`). Epoch wall times
+/// go to the log, not into the artifact, so identical trainings give identical bytes.
 pub fn write_history(
     ctx: &StageContext,
     history: &[EpochRecord],
@@ -54,7 +55,7 @@ pub fn write_history(
 ) -> StageResult {
     let rows: Vec<serde_json::Value> = history
         .iter()
-        .map(|r| serde_json::json!({"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "parts": r.train_parts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "seconds": r.seconds}))
+        .map(|r| serde_json::json!({"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "parts": r.train_parts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()}))
         .collect();
     ctx.write_json(json_out, &rows)?;
     loss_plot(
