@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::output;
-use super::{CmdResult, Selection};
+use super::{CmdResult, ExecutorArgs, Selection};
 use crate::engine::cache::Cache;
 use crate::engine::executor::{Outcome, RunOptions, execute};
+use crate::engine::job_runner::{JobEnv, JobPart, run_ticket};
 use crate::engine::maintenance::{self, RunGuard, human_bytes};
 use crate::engine::plan::{PlanState, statuses};
 use crate::engine::progress::ProgressView;
 use crate::engine::session::{Request, Session, project_root};
+use crate::engine::slurm::SlurmOptions;
+use crate::engine::ticket::JobTicket;
 use crate::engine::{EngineError, Registry};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
@@ -37,6 +40,7 @@ fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
 /// `mexp run`.
 pub fn run(
     sel: &Selection,
+    exec: &ExecutorArgs,
     jobs: usize,
     threads: Option<usize>,
     keep_going: bool,
@@ -71,30 +75,27 @@ pub fn run(
             );
         }
     }
-    let _ = ctrlc::set_handler(|| {
-        if CANCEL.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted twice: exiting now (nothing half-written is ever trusted)");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\ninterrupting: stopping running stages; finished work stays cached (Ctrl-C again to exit now)"
-        );
-    });
+    install_interrupt_handler(exec.executor == "slurm");
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = ProgressView::new(plan.jobs.len(), quiet);
-    let report = execute(
-        plan,
-        &registry,
-        &cache,
-        &RunOptions {
-            jobs,
-            threads,
-            keep_going,
-        },
-        &CANCEL,
-        &progress,
-    )?;
+    let report = if exec.executor == "slurm" {
+        let opts = slurm_options(exec, keep_going)?;
+        crate::engine::slurm::execute(plan, &registry, &cache, &opts, &CANCEL, &progress)?
+    } else {
+        execute(
+            plan,
+            &registry,
+            &cache,
+            &RunOptions {
+                jobs,
+                threads,
+                keep_going,
+            },
+            &CANCEL,
+            &progress,
+        )?
+    };
     progress.finish();
     let summaries = crate::engine::results::publish(
         plan,
@@ -125,16 +126,91 @@ pub fn run(
     Ok(if failed { 1 } else { 0 })
 }
 
-/// `mexp plan`.
-pub fn plan(sel: &Selection) -> CmdResult {
-    let (_registry, session, cache) = open(sel)?;
-    let st = statuses(&session.plan, &cache);
-    if sel.json {
-        output::print_json(&output::plan_json(&session, &st));
+/// Ctrl-C (and SIGTERM): the first sets the cancel flag, the second exits at once.
+fn install_interrupt_handler(cluster: bool) {
+    let what = if cluster {
+        "cancelling the Slurm jobs of this run"
     } else {
-        output::print_plan(&session, &st);
+        "stopping running stages"
+    };
+    let _ = ctrlc::set_handler(move || {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted twice: exiting now (nothing half-written is ever trusted)");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupting: {what}; finished work stays cached (Ctrl-C again to exit now)");
+    });
+}
+
+fn slurm_options(exec: &ExecutorArgs, keep_going: bool) -> Result<SlurmOptions, EngineError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| EngineError::Usage(format!("cannot find the mexp binary to submit: {e}")))?;
+    let mut opts = SlurmOptions::new(exe);
+    opts.partition = exec.partition.clone();
+    opts.max_jobs = exec.max_jobs.max(1);
+    opts.keep_going = keep_going;
+    Ok(opts)
+}
+
+/// `mexp plan`.
+pub fn plan(sel: &Selection, exec: &ExecutorArgs) -> CmdResult {
+    let (registry, session, cache) = open(sel)?;
+    let st = statuses(&session.plan, &cache);
+    let subs = if exec.executor == "slurm" {
+        let opts = slurm_options(exec, false)?;
+        Some(crate::engine::slurm::describe(
+            &session.plan,
+            &st,
+            &registry.catalog,
+            &opts,
+        ))
+    } else {
+        None
+    };
+    if sel.json {
+        output::print_json(&output::plan_json(&session, &st, subs.as_deref()));
+    } else {
+        output::print_plan(&session, &st, subs.as_deref());
     }
     Ok(0)
+}
+
+/// `mexp __exec`: runs one ticketed job, or one slice of a fan-out job, on a cluster node.
+/// Exit status: 0 done (or already cached), 1 the stage failed, 130 interrupted.
+pub fn exec_job(
+    cache_dir: &Path,
+    ticket: &Path,
+    threads: usize,
+    slice: Option<(usize, usize)>,
+) -> CmdResult {
+    let registry = crate::stages::registry()?;
+    let cache = Cache::open(cache_dir)?;
+    let _guard = RunGuard::shared(&cache)?;
+    let ticket = JobTicket::load(ticket)?;
+    install_interrupt_handler(false);
+    let progress = ProgressView::new(1, false);
+    let part = match slice {
+        Some((size, task)) => JobPart::Slice(task * size..(task + 1) * size),
+        None => JobPart::Whole,
+    };
+    let env = JobEnv {
+        registry: &registry,
+        cache: &cache,
+        cancel: &CANCEL,
+        progress: &progress,
+        threads: threads.max(1),
+    };
+    match run_ticket(&ticket, &part, &env) {
+        Ok(_) => Ok(0),
+        Err(msg) => {
+            eprintln!("{msg}");
+            if CANCEL.load(Ordering::SeqCst) {
+                Err(EngineError::Interrupted)
+            } else {
+                Ok(1)
+            }
+        }
+    }
 }
 
 /// `mexp show`.

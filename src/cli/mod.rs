@@ -57,12 +57,32 @@ pub struct Selection {
     pub json: bool,
 }
 
+/// Where stages run (shared by run and plan).
+#[derive(Debug, Args, Clone)]
+pub struct ExecutorArgs {
+    /// `local` runs stages here; `slurm` submits each stage (each slice of a fan-out stage) as a
+    /// Slurm job. Slurm needs the cache on a filesystem the nodes share, and the same mexp binary.
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    pub executor: String,
+    /// Slurm partition for every job (a stage's `resources.partition` overrides it).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm: most jobs (plain jobs and job arrays) in flight at once; also each array's %K cap.
+    #[arg(long, default_value_t = 50)]
+    pub max_jobs: usize,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run what is not cached, then publish results/<experiment>/ and print a summary.
+    ///
+    /// With --executor slurm every stage that must run becomes a Slurm job (fan-out stages such as
+    /// demag_curve become job arrays over their items); see the README, "Running on a cluster".
     Run {
         #[command(flatten)]
         sel: Selection,
+        #[command(flatten)]
+        exec: ExecutorArgs,
         /// Stages run at once.
         #[arg(short, long, default_value_t = 1)]
         jobs: usize,
@@ -76,10 +96,12 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Show what would run and why, without running anything.
+    /// Show what would run and why (and, with --executor slurm, what would be submitted).
     Plan {
         #[command(flatten)]
         sel: Selection,
+        #[command(flatten)]
+        exec: ExecutorArgs,
     },
     /// Show one stage: resolved parameters (and where each came from), key, inputs, outputs, timings.
     Show {
@@ -102,6 +124,25 @@ enum Command {
         #[arg(long, env = "MEXP_CACHE", default_value = "cache")]
         cache: PathBuf,
     },
+    /// Runs one job (or one slice of a fan-out job) from a ticket: what a Slurm job runs on a node.
+    #[command(name = "__exec", hide = true)]
+    Exec {
+        /// The (shared) cache.
+        #[arg(long)]
+        cache: PathBuf,
+        /// The job's ticket, written by the driver.
+        #[arg(long)]
+        ticket: PathBuf,
+        /// Threads of the job's pool.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Fan-out items per task (with --task: run only that slice).
+        #[arg(long, requires = "task")]
+        slice_size: Option<usize>,
+        /// Array task index.
+        #[arg(long, requires = "slice_size")]
+        task: Option<usize>,
+    },
     /// Delete everything the named manifests' current plans do not use (mark and sweep).
     Gc {
         /// Manifests whose cached results are kept (all their profiles).
@@ -117,7 +158,7 @@ enum Command {
 }
 
 /// Entry point of the binary: parses arguments, runs the command, maps errors to exit codes
-/// (0 success, 1 a stage failed, 2 bad manifest or usage).
+/// (0 success, 1 a stage failed, 2 bad manifest or usage, 130 interrupted).
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -130,12 +171,20 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             sel,
+            exec,
             jobs,
             threads,
             keep_going,
             quiet,
-        } => commands::run(&sel, jobs, threads, keep_going, quiet),
-        Command::Plan { sel } => commands::plan(&sel),
+        } => commands::run(&sel, &exec, jobs, threads, keep_going, quiet),
+        Command::Plan { sel, exec } => commands::plan(&sel, &exec),
+        Command::Exec {
+            cache,
+            ticket,
+            threads,
+            slice_size,
+            task,
+        } => commands::exec_job(&cache, &ticket, threads, slice_size.zip(task)),
         Command::Show {
             sel,
             stage,

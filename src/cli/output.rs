@@ -9,6 +9,7 @@ use crate::engine::key::display_value;
 use crate::engine::plan::{JobStatus, PlanState};
 use crate::engine::record::Record;
 use crate::engine::session::Session;
+use crate::engine::slurm::Submission;
 
 /// Version tag of every JSON document mexp prints.
 pub const SCHEMA: &str = "mexp/1";
@@ -69,13 +70,50 @@ fn header(session: &Session, command: &str) -> serde_json::Map<String, Value> {
     m
 }
 
-/// `plan --json`.
-pub fn plan_json(session: &Session, st: &[JobStatus]) -> Value {
+/// What a Slurm submission of a job would ask for, as sbatch options.
+fn sbatch_options(sub: &Submission) -> String {
+    let r = &sub.resources;
+    let mut o = format!("--cpus-per-task={}", r.cpus.unwrap_or(1));
+    if let Some(m) = &r.memory {
+        o.push_str(&format!(" --mem={m}"));
+    }
+    if let Some(t) = &r.time {
+        o.push_str(&format!(" --time={t}"));
+    }
+    if let Some(g) = r.gpus.filter(|g| *g > 0) {
+        o.push_str(&format!(" --gpus={g}"));
+    }
+    if let Some(p) = &r.partition {
+        o.push_str(&format!(" --partition={p}"));
+    }
+    o
+}
+
+fn slurm_json(sub: Option<&Submission>) -> Value {
+    match sub {
+        None => Value::Null,
+        Some(s) => json!({
+            "sbatch": sbatch_options(s),
+            "array": s.fan_out,
+            "items_per_task": s.fan_out.then(|| s.resources.items_per_task.unwrap_or(1)),
+        }),
+    }
+}
+
+/// `plan --json` (with `slurm` per stage when planned for the Slurm executor).
+pub fn plan_json(
+    session: &Session,
+    st: &[JobStatus],
+    subs: Option<&[Option<Submission>]>,
+) -> Value {
     let mut m = header(session, "plan");
-    let rows = stage_rows(
-        session,
-        |j, name, kind| json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": st[j].reasons, "job": session.plan.jobs[j].identity[..16].to_string()}),
-    );
+    let rows = stage_rows(session, |j, name, kind| {
+        let mut row = json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": st[j].reasons, "job": session.plan.jobs[j].identity[..16].to_string()});
+        if let (Some(subs), Value::Object(o)) = (subs, &mut row) {
+            o.insert("slurm".into(), slurm_json(subs[j].as_ref()));
+        }
+        row
+    });
     m.insert("stages".into(), rows.into());
     m.into()
 }
@@ -128,8 +166,8 @@ pub fn show_json(session: &Session, registry: &Registry, j: usize, st: &JobStatu
     })
 }
 
-/// Prints `plan` as text.
-pub fn print_plan(session: &Session, st: &[JobStatus]) {
+/// Prints `plan` as text (with what would be submitted, for the Slurm executor).
+pub fn print_plan(session: &Session, st: &[JobStatus], subs: Option<&[Option<Submission>]>) {
     let n_run = st.iter().filter(|s| s.state == PlanState::Run).count();
     let sweep = session
         .sweep
@@ -171,6 +209,20 @@ pub fn print_plan(session: &Session, st: &[JobStatus]) {
                     println!("{indent}  ▶ {:<18} run     {key}", s.name);
                     for r in &st[j].reasons {
                         println!("{indent}      {r}");
+                    }
+                    if let Some(sub) = subs.and_then(|s| s[j].as_ref()) {
+                        let what = if sub.fan_out {
+                            format!(
+                                "job array, {} item(s) per task (items counted once its inputs exist), then a gather job",
+                                sub.resources.items_per_task.unwrap_or(1)
+                            )
+                        } else {
+                            "one job".to_string()
+                        };
+                        println!(
+                            "{indent}      slurm: {what}: sbatch {}",
+                            sbatch_options(sub)
+                        );
                     }
                 }
             }

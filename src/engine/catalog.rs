@@ -105,6 +105,10 @@ pub struct Resources {
     pub time: Option<String>,
     /// GPUs.
     pub gpus: Option<u32>,
+    /// Slurm partition.
+    pub partition: Option<String>,
+    /// Fan-out stages: items per cluster array task.
+    pub items_per_task: Option<u32>,
 }
 
 /// A stage kind as declared by its catalogue file.
@@ -125,6 +129,10 @@ pub struct KindSpec {
     /// Whether the learning backend (`--backend`) is part of the key.
     #[serde(default)]
     pub uses_backend: bool,
+    /// Whether the kind's work is a fan-out over items (its implementation calls
+    /// `StageContext::fan_out`): a cluster executor then runs slices of items as array tasks.
+    #[serde(default)]
+    pub fan_out: bool,
     /// Whether the kind accepts any input port names (e.g. a table collecting metrics).
     #[serde(default)]
     pub any_inputs: bool,

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::Value;
@@ -26,6 +28,30 @@ pub type StageResult<T = ()> = Result<T, StageError>;
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted")]
 pub struct Interrupted;
+
+/// How [`StageContext::fan_out`] behaves in this run of a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FanOutMode {
+    /// Compute (or take from their shards) every item and return them: a local run, or the final
+    /// gather job after a cluster computed the shards.
+    #[default]
+    All,
+    /// Only count the items: `fan_out` ends the stage with [`FanOutCount`] (a cluster driver
+    /// asks this before submitting one array task per slice of items).
+    Count,
+    /// Compute and store the items of this range only, then end the stage with [`SliceDone`].
+    Slice(Range<usize>),
+}
+
+/// How a stage run in [`FanOutMode::Count`] ends: the number of items it fans out over.
+#[derive(Debug, thiserror::Error)]
+#[error("the stage fans out over {0} items")]
+pub struct FanOutCount(pub usize);
+
+/// How a stage run in [`FanOutMode::Slice`] ends once its items are stored.
+#[derive(Debug, thiserror::Error)]
+#[error("slice of items stored")]
+pub struct SliceDone;
 
 /// A stage kind's implementation.
 pub trait Stage: Send + Sync {
@@ -57,6 +83,7 @@ pub struct StageContext<'a> {
     pub(crate) progress: &'a ProgressView,
     pub(crate) log: Mutex<File>,
     pub(crate) threads: usize,
+    pub(crate) fan_out: FanOutMode,
 }
 
 impl StageContext<'_> {
@@ -286,6 +313,37 @@ impl StageContext<'_> {
         let (digest, _) = self.cache.put_bytes(&bytes)?;
         self.cache.write_atomic(&pointer, digest.as_bytes())?;
         Ok(value)
+    }
+
+    /// Fan-out work: item `i` of `0..n` is `compute(i)`, computed in parallel, each cached as a
+    /// shard (see [`StageContext::shard`]), with a progress bar and Ctrl-C checks. Returns the items
+    /// in order. Under a cluster executor the same call may instead only count the items or compute
+    /// one slice of them, ending the stage early with [`FanOutCount`] / [`SliceDone`]: propagate its
+    /// error with `?` and do nothing expensive before calling it.
+    pub fn fan_out<T, F>(&self, label: &str, n: usize, compute: F) -> StageResult<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: Fn(usize) -> StageResult<T> + Sync,
+    {
+        let range = match &self.fan_out {
+            FanOutMode::Count => return Err(Box::new(FanOutCount(n))),
+            FanOutMode::All => 0..n,
+            FanOutMode::Slice(r) => r.start.min(n)..r.end.min(n),
+        };
+        let bar = self.progress(label, range.len() as u64);
+        let items: Vec<T> = range
+            .into_par_iter()
+            .map(|i| {
+                self.check_cancelled()?;
+                let item = self.shard(i, || compute(i))?;
+                bar.inc(1);
+                Ok(item)
+            })
+            .collect::<StageResult<_>>()?;
+        match self.fan_out {
+            FanOutMode::Slice(_) => Err(Box::new(SliceDone)),
+            _ => Ok(items),
+        }
     }
 
     /// A folder that survives an interrupted or failed run of this very key (and is deleted once

@@ -2,20 +2,19 @@
 //! under per-key locks, publishing outputs atomically and writing a record per job.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use super::cache::Cache;
 use super::catalog::Catalog;
-use super::context::{InputPath, Interrupted, Stage, StageContext, StageError};
+use super::context::Stage;
 use super::error::{EngineError, Result};
-use super::lock::KeyLock;
+use super::job_runner::{JobEnv, JobPart, PartOutcome, run_ticket};
 use super::plan::{Plan, input_digests};
 use super::progress::ProgressView;
-use super::record::{OutputEntry, Record, StageRef, Tree, read_tree};
+use super::record::Record;
+use super::ticket::JobTicket;
 
 /// Stage kinds with their implementations.
 #[derive(Clone, Default)]
@@ -216,12 +215,25 @@ fn worker(
         };
         tracing::debug!(job = i, stage = %plan.jobs[i].stage.name, "picked");
         let started = Instant::now();
-        let result = run_job(plan, i, digests, registry, cache, cancel, progress, threads);
+        let env = JobEnv {
+            registry,
+            cache,
+            cancel,
+            progress,
+            threads,
+        };
+        let result = JobTicket::for_job(plan, i, &digests, &registry.catalog, cache)
+            .map_err(|e| format!("stage {}: {e}", plan.jobs[i].stage.name))
+            .and_then(|ticket| run_ticket(&ticket, &JobPart::Whole, &env))
+            .and_then(|outcome| match outcome {
+                PartOutcome::Published { record, ran } => Ok((record, ran)),
+                _ => Err("internal error: a whole job neither published nor failed".into()),
+            });
         let seconds = started.elapsed().as_secs_f64();
         let Ok(mut st) = state.lock() else { return };
         let outcome = match result {
-            Ok((rec, ran)) => {
-                st.records[i] = Some(rec);
+            Ok((record, ran)) => {
+                st.records[i] = Some(*record);
                 if ran {
                     st.seconds[i] = seconds;
                     progress.update(|t| t.done += 1);
@@ -242,253 +254,4 @@ fn worker(
         st.slots[i] = Slot::Finished(outcome);
         wake.notify_all();
     }
-}
-
-/// Runs (or finds cached) one job; returns its record and whether it was computed now.
-#[allow(clippy::too_many_arguments)]
-fn run_job(
-    plan: &Plan,
-    i: usize,
-    digests: BTreeMap<String, String>,
-    registry: &Registry,
-    cache: &Cache,
-    cancel: &AtomicBool,
-    progress: &ProgressView,
-    threads: usize,
-) -> std::result::Result<(Record, bool), String> {
-    let job = &plan.jobs[i];
-    let name = &job.stage.name;
-    let manifest = job.key_manifest(digests.clone());
-    let key = manifest.key();
-    let valid = |r: &Record| r.missing_outputs(cache).is_empty();
-    let publish_refs = |rec: &Record| {
-        for (vi, stage) in &job.uses {
-            let _ = StageRef::store(cache, &plan.variants[*vi].namespace(), stage, &rec.key);
-        }
-    };
-    if let Some(rec) = Record::load(cache, &key).filter(valid) {
-        publish_refs(&rec);
-        return Ok((rec, false));
-    }
-    let lock = KeyLock::acquire(cache, &key, name, cancel, |holder| {
-        progress.println(&format!(
-            "waiting for stage {name} (key {}…): {holder}",
-            &key[..12]
-        ))
-    })
-    .map_err(|e| e.to_string())?;
-    // Another run may have finished it while we waited.
-    if let Some(rec) = Record::load(cache, &key).filter(valid) {
-        publish_refs(&rec);
-        return Ok((rec, false));
-    }
-    let spec = registry
-        .catalog
-        .get(&job.stage.kind)
-        .ok_or_else(|| format!("unknown kind {}", job.stage.kind))?;
-    let stage_impl = registry.implementation(&job.stage.kind).ok_or_else(|| {
-        format!(
-            "stage kind `{}` has no implementation in this binary",
-            job.stage.kind
-        )
-    })?;
-    let inputs = materialize_inputs(plan, i, cache, &registry.catalog, &digests)
-        .map_err(|e| format!("stage {name}: {e}"))?;
-    let staging = cache.staging_dir(&key[..16]).map_err(|e| e.to_string())?;
-    let log_path = staging.join(".mexp-stage.log");
-    let log = StageContext::open_log(&log_path)
-        .map_err(|e| format!("stage {name}: cannot open log: {e}"))?;
-    let out_dir = staging.join("out");
-    fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
-    let ctx = StageContext {
-        name: name.clone(),
-        spec,
-        params: &job.stage.params,
-        seed: job.stage.seed,
-        backend: job.backend.clone(),
-        inputs,
-        out_dir: out_dir.clone(),
-        cache,
-        key: key.clone(),
-        cancel,
-        progress,
-        log: Mutex::new(log),
-        threads,
-    };
-    progress.update(|t| t.running += 1);
-    progress.println(&format!("▶ {name} ({})", job.stage.kind));
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let t0 = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let result: std::result::Result<(), StageError> =
-        match catch_unwind(AssertUnwindSafe(|| pool.install(|| stage_impl.run(&ctx)))) {
-            Ok(r) => r,
-            Err(panic) => Err(format!("panicked: {}", panic_message(&panic)).into()),
-        };
-    let wall = t0.elapsed().as_secs_f64();
-    progress.update(|t| t.running -= 1);
-    drop(ctx);
-    let fail = |msg: String| {
-        let kept = cache.root().join("tmp").join(format!("failed-{name}.log"));
-        let _ = fs::copy(&log_path, &kept);
-        let _ = fs::remove_dir_all(&staging);
-        format!("{msg}\n  log: {}", kept.display())
-    };
-    if let Err(e) = result {
-        let interrupted =
-            e.is::<Interrupted>() || cancel.load(std::sync::atomic::Ordering::Relaxed);
-        let msg = if interrupted {
-            format!("stage {name} interrupted")
-        } else {
-            format!("stage {name} failed: {e}")
-        };
-        return Err(fail(msg));
-    }
-    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(fail(format!("stage {name} interrupted")));
-    }
-    let mut outputs = BTreeMap::new();
-    for (oname, ospec) in &spec.outputs {
-        let path = out_dir.join(&ospec.file);
-        let entry = if ospec.dir {
-            publish_tree(cache, &path).map(|(digest, bytes)| OutputEntry {
-                digest,
-                file: ospec.file.clone(),
-                dir: true,
-                bytes,
-            })
-        } else if path.is_file() {
-            cache.put_file(&path).map(|(digest, bytes)| OutputEntry {
-                digest,
-                file: ospec.file.clone(),
-                dir: false,
-                bytes,
-            })
-        } else {
-            return Err(fail(format!(
-                "stage {name} did not write its output `{oname}` ({})",
-                ospec.file
-            )));
-        };
-        outputs.insert(oname.clone(), entry.map_err(|e| fail(e.to_string()))?);
-    }
-    let log = cache.put_file(&log_path).ok().map(|(d, _)| d);
-    let (vi, _) = &job.uses[0];
-    let record = Record {
-        format: super::record::RECORD_FORMAT,
-        key: key.clone(),
-        key_manifest: manifest,
-        stage: name.clone(),
-        experiment: plan.variants[*vi].namespace(),
-        outputs,
-        log,
-        started_unix,
-        wall_seconds: wall,
-        threads,
-        mexp_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    record.store(cache).map_err(|e| fail(e.to_string()))?;
-    publish_refs(&record);
-    let _ = fs::remove_dir_all(&staging);
-    let _ = fs::remove_dir_all(cache.shard_dir(&key));
-    drop(lock);
-    progress.println(&format!("✔ {name} ({wall:.1} s)"));
-    Ok((record, true))
-}
-
-/// Resolves the input files of job `i`, re-hashing each one: a corrupt object is quarantined and the
-/// stage fails with a message saying a rerun will recompute it (it is never used).
-fn materialize_inputs(
-    plan: &Plan,
-    i: usize,
-    cache: &Cache,
-    catalog: &Catalog,
-    digests: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, InputPath>> {
-    let mut out = BTreeMap::new();
-    for (port, (path, digest)) in &plan.jobs[i].stage.files {
-        // User files enter the store by content, so the stage reads exactly what was hashed.
-        if !cache.has_object(digest, None) {
-            let tmp = cache.tmp_file("input")?;
-            fs::copy(path, &tmp).map_err(|e| EngineError::io("copying", path, e))?;
-            let (d, _) = cache.put_file(&tmp)?;
-            if &d != digest {
-                return Err(EngineError::Usage(format!(
-                    "{} changed while mexp was running; run again",
-                    path.display()
-                )));
-            }
-        }
-        out.insert(port.clone(), InputPath::File(cache.object_path(digest)));
-    }
-    for (port, (j, output)) in &plan.jobs[i].deps {
-        let digest = &digests[port];
-        check_object(cache, digest, &plan.jobs[*j].stage.name, output)?;
-        let upstream = &plan.jobs[*j].stage.kind;
-        let is_dir = catalog
-            .get(upstream)
-            .and_then(|k| k.outputs.get(output))
-            .is_some_and(|o| o.dir);
-        if is_dir {
-            let tree = read_tree(cache, digest).ok_or_else(|| EngineError::Corrupt {
-                path: cache.object_path(digest),
-                message: "unreadable tree listing".into(),
-            })?;
-            let mut files = BTreeMap::new();
-            for (rel, (d, _)) in tree {
-                check_object(cache, &d, &plan.jobs[*j].stage.name, output)?;
-                files.insert(rel, cache.object_path(&d));
-            }
-            out.insert(port.clone(), InputPath::Tree(files));
-        } else {
-            out.insert(port.clone(), InputPath::File(cache.object_path(digest)));
-        }
-    }
-    Ok(out)
-}
-
-fn check_object(cache: &Cache, digest: &str, stage: &str, output: &str) -> Result<()> {
-    if cache.verify_object(digest)? {
-        return Ok(());
-    }
-    cache.quarantine(digest)?;
-    Err(EngineError::Corrupt {
-        path: cache.object_path(digest),
-        message: format!(
-            "output {output} of stage {stage} failed verification and was moved to cache/corrupt/; run again to recompute it"
-        ),
-    })
-}
-
-/// Publishes every file below `dir` and a tree listing; returns the listing's digest and size.
-fn publish_tree(cache: &Cache, dir: &std::path::Path) -> Result<(String, u64)> {
-    let mut tree = Tree::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for p in super::cache::read_dir_sorted(&d)? {
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .map(|r| r.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_default();
-                tree.insert(rel, cache.put_file(&p)?);
-            }
-        }
-    }
-    let bytes = serde_json::to_vec(&tree).map_err(|e| EngineError::Usage(e.to_string()))?;
-    cache.put_bytes(&bytes)
-}
-
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }

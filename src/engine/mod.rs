@@ -8,6 +8,7 @@ pub mod context;
 pub mod diag;
 pub mod error;
 pub mod executor;
+pub mod job_runner;
 pub mod key;
 pub mod lock;
 pub mod maintenance;
@@ -16,10 +17,15 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod resolve;
+pub mod resources;
 pub mod results;
 pub mod session;
+pub mod slurm;
 pub mod sweep;
+pub mod ticket;
 
-pub use context::{Interrupted, Stage, StageContext, StageError, StageResult};
+pub use context::{
+    FanOutCount, FanOutMode, Interrupted, SliceDone, Stage, StageContext, StageError, StageResult,
+};
 pub use error::{EngineError, Result};
 pub use executor::Registry;

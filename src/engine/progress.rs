@@ -14,6 +14,8 @@ pub struct Tally {
     pub done: usize,
     /// Stages taken from the cache.
     pub cached: usize,
+    /// Stages queued on a cluster, waiting for resources.
+    pub queued: usize,
     /// Stages running now.
     pub running: usize,
     /// Stages that failed.
@@ -85,8 +87,13 @@ impl ProgressView {
         };
         if let Some(bar) = &self.overall {
             bar.set_position((t.done + t.cached + t.failed + t.skipped) as u64);
+            let queued = if t.queued > 0 {
+                format!("queued {} · ", t.queued)
+            } else {
+                String::new()
+            };
             bar.set_message(format!(
-                "done {} · cached {} · running {} · failed {}",
+                "{queued}done {} · cached {} · running {} · failed {}",
                 t.done, t.cached, t.running, t.failed
             ));
         }

@@ -190,6 +190,11 @@ pub fn resolve(
         match resolve_params(manifest, spec, &decl.name, &layers) {
             Ok((params, param_sources)) => {
                 let (inputs, files) = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
+                diags.extend(super::resources::validate(
+                    manifest,
+                    &decl.name,
+                    &decl.resources,
+                ));
                 let resources = decl
                     .resources
                     .iter()

@@ -1,7 +1,6 @@
 //! `esw_curve`: one embedded Stoner–Wohlfarth simulation per easy-axis set, in parallel.
 
 use ndarray::{Array1, Array2, Array5, Array6, Axis, Ix5};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Stage, StageContext, StageResult};
@@ -59,39 +58,30 @@ impl Stage for EswCurveStage {
             ..config(ctx)?
         };
         let steps = base.field_steps;
-        let bar = ctx.progress("simulations", sims as u64);
-        let shards: Vec<SimShard> = (0..sims)
-            .into_par_iter()
-            .map(|s| {
-                ctx.check_cancelled()?;
-                let shard = ctx.shard(s, || {
-                    let fixed: Vec<[f64; 3]> = axes
-                        .index_axis(Axis(0), s)
-                        .to_shape((nx * ny * nz, 3))?
-                        .outer_iter()
-                        .map(|a| [a[0], a[1], a[2]])
-                        .collect();
-                    let cfg = EswConfig {
-                        easy_axes: EasyAxes::Fixed(fixed),
-                        ..base.clone()
-                    };
-                    let r = simulate(&cfg, ctx.seed())?;
-                    Ok(SimShard {
-                        m: r.m.iter().copied().collect(),
-                        mz: r.mz_mean.to_vec(),
-                        weights: r.weights.to_vec(),
-                        capped_steps: r
-                            .stats
-                            .iter()
-                            .filter(|s| s.relax_capped || s.switch_capped)
-                            .count(),
-                        relax_sweeps: r.stats.iter().map(|s| s.relax_sweeps as usize).sum(),
-                    })
-                })?;
-                bar.inc(1);
-                Ok(shard)
+        let shards: Vec<SimShard> = ctx.fan_out("simulations", sims, |s| {
+            let fixed: Vec<[f64; 3]> = axes
+                .index_axis(Axis(0), s)
+                .to_shape((nx * ny * nz, 3))?
+                .outer_iter()
+                .map(|a| [a[0], a[1], a[2]])
+                .collect();
+            let cfg = EswConfig {
+                easy_axes: EasyAxes::Fixed(fixed),
+                ..base.clone()
+            };
+            let r = simulate(&cfg, ctx.seed())?;
+            Ok(SimShard {
+                m: r.m.iter().copied().collect(),
+                mz: r.mz_mean.to_vec(),
+                weights: r.weights.to_vec(),
+                capped_steps: r
+                    .stats
+                    .iter()
+                    .filter(|s| s.relax_capped || s.switch_capped)
+                    .count(),
+                relax_sweeps: r.stats.iter().map(|s| s.relax_sweeps as usize).sum(),
             })
-            .collect::<StageResult<_>>()?;
+        })?;
         let field = base.field_values_t();
         let mut m = Array6::<f64>::zeros((sims, steps, nx, ny, nz, 3));
         let mut mz = Array2::<f64>::zeros((sims, steps));
