@@ -285,9 +285,7 @@ impl TrainedVae {
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
         fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
         let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::with_stable_param_ids(self.model.clone())
-            .save_file(&path)
-            .map_err(|e| LearnError::record(&path, e))?;
+        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
         write_json_atomic(&dir.join(CONFIG_FILE), &self.config)
     }
 

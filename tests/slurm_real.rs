@@ -1,0 +1,167 @@
+//! The Slurm executor against a real Slurm: the tiny profile of every shipped experiment runs
+//! through `--executor slurm` and must give bit-identical artifacts to a local run.
+//!
+//! It needs a running cluster whose nodes share this filesystem, found through SLURM_CONF (or the
+//! default config). `scripts/slurm-local.sh start` starts a single-node one on 127.0.0.1 (Debian's
+//! Slurm 22.05); `.ci/run` does that and then runs this test with `--ignored`. Without a cluster
+//! the test fails with a message saying so; it never passes by skipping.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn mexp(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mexp"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run mexp")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn require_cluster() {
+    let conf = std::env::var("SLURM_CONF").unwrap_or_else(|_| "(default)".into());
+    let out = Command::new("sinfo")
+        .args(["-h", "-N", "-o", "%T"])
+        .output();
+    let states = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
+        Ok(o) => panic!(
+            "no Slurm cluster answers (SLURM_CONF={conf}): sinfo failed: {}\n\
+             start one with `scripts/slurm-local.sh start` and `eval \"$(scripts/slurm-local.sh env)\"`",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "no Slurm client here ({e}); install and start a single-node cluster with \
+             `scripts/slurm-local.sh start`"
+        ),
+    };
+    assert!(
+        states
+            .lines()
+            .any(|s| matches!(s.trim(), "idle" | "mixed" | "allocated")),
+        "the Slurm cluster (SLURM_CONF={conf}) has no usable node: {states:?}"
+    );
+}
+
+/// Output digests of every stage ref in a cache: "experiment/stage" → output → digest.
+fn output_digests(cache: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let refs = cache.join("refs");
+    let mut stack = vec![refs.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("refs") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let r: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).expect("ref")).expect("json");
+            let key = r["key"].as_str().expect("key").to_string();
+            let rec = record(cache, &key);
+            let outputs = rec["outputs"]
+                .as_object()
+                .expect("outputs")
+                .iter()
+                .map(|(k, v)| (k.clone(), v["digest"].as_str().expect("digest").to_string()))
+                .collect();
+            let name = p.strip_prefix(&refs).expect("prefix");
+            out.insert(name.to_string_lossy().to_string(), outputs);
+        }
+    }
+    out
+}
+
+fn record(cache: &Path, key: &str) -> serde_json::Value {
+    let mut stack = vec![cache.join("records")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("records") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(key))
+            {
+                return serde_json::from_slice(&std::fs::read(&p).expect("record")).expect("json");
+            }
+        }
+    }
+    panic!("no record for key {key} in {}", cache.display());
+}
+
+#[test]
+#[ignore = "needs a running Slurm: scripts/slurm-local.sh start (.ci/run does it and runs this)"]
+fn tiny_profiles_through_a_real_slurm_are_bit_identical_to_local_runs() {
+    require_cluster();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let slurm_cache: PathBuf = tmp.path().join("slurm-cache");
+    let local_cache: PathBuf = tmp.path().join("local-cache");
+    let results = tmp.path().join("results");
+    for name in [
+        "vae_nd2fe14b",
+        "labels_nd2fe14b",
+        "esw_kornell",
+        "inverse_design_pollok",
+    ] {
+        let m = experiments.join(format!("{name}.toml"));
+        let m = m.to_str().expect("utf8");
+        let common = ["run", m, "--profile", "tiny", "--results"];
+        let t0 = Instant::now();
+        let mut args = common.to_vec();
+        args.extend([
+            results.to_str().expect("utf8"),
+            "--cache",
+            slurm_cache.to_str().expect("utf8"),
+            "--executor",
+            "slurm",
+        ]);
+        let out = mexp(&args, tmp.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} on Slurm: {}",
+            text(&out)
+        );
+        let slurm_secs = t0.elapsed().as_secs_f64();
+        let summary = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("slurm: ") && l.contains("submissions"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        eprintln!("{name}: Slurm run {slurm_secs:.1} s; {summary}");
+        // Slurm jobs get one CPU each by default, so the local run uses one thread per stage.
+        let mut args = common.to_vec();
+        args.extend([
+            results.to_str().expect("utf8"),
+            "--cache",
+            local_cache.to_str().expect("utf8"),
+            "--threads",
+            "1",
+            "-q",
+        ]);
+        let out = mexp(&args, tmp.path());
+        assert_eq!(out.status.code(), Some(0), "{name} locally: {}", text(&out));
+    }
+    let slurm = output_digests(&slurm_cache);
+    let local = output_digests(&local_cache);
+    assert!(slurm.len() >= 20, "{} stages", slurm.len());
+    for (stage, outputs) in &local {
+        assert_eq!(
+            slurm.get(stage),
+            Some(outputs),
+            "{stage}: Slurm and local artifacts differ"
+        );
+    }
+    assert_eq!(slurm.len(), local.len());
+}
