@@ -1,4 +1,4 @@
-//! The Slurm executor against a real Slurm: the tiny profile of every shipped experiment runs
+//! The Slurm executor against a real Slurm: the tiny profile of every shipped manifest runs
 //! through `--executor slurm` and must give bit-identical artifacts to a local run.
 //!
 //! It needs a running cluster whose nodes share this filesystem, found through SLURM_CONF (or the
@@ -108,12 +108,18 @@ fn tiny_profiles_through_a_real_slurm_are_bit_identical_to_local_runs() {
     let slurm_cache: PathBuf = tmp.path().join("slurm-cache");
     let local_cache: PathBuf = tmp.path().join("local-cache");
     let results = tmp.path().join("results");
-    for name in [
-        "vae_nd2fe14b",
-        "labels_nd2fe14b",
-        "esw_kornell",
-        "inverse_design_pollok",
-    ] {
+    let mut names: Vec<String> = std::fs::read_dir(&experiments)
+        .expect("experiments/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "toml")
+                && std::fs::read_to_string(p).is_ok_and(|t| t.contains("[profile.tiny"))
+        })
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "tiny profiles: {names:?}");
+    for name in &names {
         let m = experiments.join(format!("{name}.toml"));
         let m = m.to_str().expect("utf8");
         let common = ["run", m, "--profile", "tiny", "--results"];
