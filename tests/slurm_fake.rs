@@ -369,3 +369,46 @@ fn unknown_or_malformed_resources_are_manifest_errors() {
     );
     assert!(t.contains("demo.toml:"), "errors are located: {t}");
 }
+
+#[test]
+fn a_failed_array_task_is_reported_and_a_rerun_submits_only_its_slice() {
+    let c = FakeCluster::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/labels_nd2fe14b.toml");
+    let m = manifest.to_str().expect("utf8");
+    let args = [
+        "run",
+        m,
+        "--profile",
+        "tiny",
+        "--executor",
+        "slurm",
+        "--cache",
+        "cache",
+        "--results",
+        "results",
+    ];
+    std::fs::write(c.state().join("fail_tasks"), "1\n").expect("write");
+    let out = c.mexp(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("failed on Slurm") && text(&out).contains("task 1, exit status 2"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_file(c.state().join("fail_tasks")).expect("rm");
+    let out = c.mexp(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(c.root().join("cache/slurm"))
+        .expect("runs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2);
+    let first = std::fs::read_to_string(runs[0].join("001-curves-slices.sh")).expect("first");
+    let second = std::fs::read_to_string(runs[1].join("001-curves-slices.sh")).expect("second");
+    assert!(first.contains("#SBATCH --array=0-3%50\n"), "{first}");
+    assert!(
+        second.contains("#SBATCH --array=1%50\n"),
+        "only the failed slice is resubmitted: {second}"
+    );
+}

@@ -174,6 +174,12 @@ impl Cache {
         self.root.join("shards").join(key)
     }
 
+    /// Whether item `index` of the fan-out of `key` is stored (its pointer and its object exist).
+    pub fn has_shard(&self, key: &str, index: usize) -> bool {
+        fs::read_to_string(self.shard_dir(key).join(index.to_string()))
+            .is_ok_and(|digest| self.has_object(digest.trim(), None))
+    }
+
     /// Path of a per-key lock file.
     pub fn lock_path(&self, key: &str) -> PathBuf {
         self.root.join("locks").join(format!("{key}.lock"))

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::SlurmOptions;
-use super::script::ScriptSpec;
+use super::script::{JobArray, ScriptSpec};
 use super::tools::{QueueState, SlurmTools};
 use crate::engine::cache::Cache;
 use crate::engine::catalog::{Catalog, Resources};
@@ -292,16 +292,22 @@ impl Driver<'_> {
             0
         };
         let per_task = res.items_per_task.unwrap_or(1).max(1) as usize;
-        let cap = self.opts.max_jobs.max(1);
-        let (step, array, label) = if items > 0 {
-            let tasks = items.div_ceil(per_task);
-            (
-                Step::Slices,
-                Some((tasks, per_task, cap)),
-                format!("{label}-slices"),
-            )
-        } else {
+        // Slices whose items are all stored (by an interrupted earlier run) are not resubmitted.
+        let tasks: Vec<usize> = (0..items.div_ceil(per_task))
+            .filter(|t| {
+                (t * per_task..((t + 1) * per_task).min(items))
+                    .any(|item| !self.cache.has_shard(&ticket.key, item))
+            })
+            .collect();
+        let (step, array, label) = if tasks.is_empty() {
             (Step::Whole, None, label)
+        } else {
+            let array = JobArray {
+                tasks,
+                per_task,
+                cap: self.opts.max_jobs.max(1),
+            };
+            (Step::Slices, Some(array), format!("{label}-slices"))
         };
         let spec = ScriptSpec {
             job_name: format!("mexp-{}", sanitize(&name)),
@@ -333,8 +339,8 @@ impl Driver<'_> {
                 self.plan.jobs[i].stage.name
             )
         })?;
-        let what = match spec.array {
-            Some((tasks, per, _)) => format!("array of {tasks} tasks × {per} items"),
+        let what = match &spec.array {
+            Some(a) => format!("array of {} tasks × {} items", a.tasks.len(), a.per_task),
             None => "job".to_string(),
         };
         self.env.progress.println(&format!(
@@ -367,13 +373,16 @@ impl Driver<'_> {
             let Slot::InFlight(f) = &mut self.slots[i] else {
                 continue;
             };
-            let tasks = f.spec.tasks();
-            let markers: Vec<Option<i32>> =
-                (0..tasks).map(|t| read_marker(&f.spec.marker(t))).collect();
-            if markers.iter().all(Option::is_some) {
+            let markers: Vec<(usize, Option<i32>)> = f
+                .spec
+                .tasks()
+                .into_iter()
+                .map(|t| (t, read_marker(&f.spec.marker(t))))
+                .collect();
+            if markers.iter().all(|(_, m)| m.is_some()) {
                 changed = true;
-                let failed_task = markers.iter().position(|m| *m != Some(0));
-                self.completed(i, failed_task, &markers);
+                let failed = markers.iter().find(|(_, m)| *m != Some(0)).copied();
+                self.completed(i, failed);
                 continue;
             }
             let Some(queue) = &queue else { continue };
@@ -386,7 +395,10 @@ impl Driver<'_> {
             if mine.is_empty() {
                 f.unseen_polls += 1;
                 if f.unseen_polls >= VANISHED_AFTER_POLLS {
-                    let missing = markers.iter().position(Option::is_none).unwrap_or(0);
+                    let missing = markers
+                        .iter()
+                        .find(|(_, m)| m.is_none())
+                        .map_or(0, |(t, _)| *t);
                     let msg = format!(
                         "stage {}: Slurm job {} left the queue without writing its exit status \
                          (cancelled, over its time or memory limit, or its node failed?)\n  output: {}",
@@ -421,14 +433,15 @@ impl Driver<'_> {
         changed
     }
 
-    /// All tasks of job `i`'s submission wrote their markers.
-    fn completed(&mut self, i: usize, failed_task: Option<usize>, markers: &[Option<i32>]) {
+    /// All tasks of job `i`'s submission wrote their markers; `failed` is a (task, status) that
+    /// was not 0, if any.
+    fn completed(&mut self, i: usize, failed: Option<(usize, Option<i32>)>) {
         let Slot::InFlight(f) = std::mem::replace(&mut self.slots[i], Slot::Waiting) else {
             return;
         };
         let name = self.plan.jobs[i].stage.name.clone();
-        if let Some(t) = failed_task {
-            let rc = markers[t].unwrap_or(-1);
+        if let Some((t, rc)) = failed {
+            let rc = rc.unwrap_or(-1);
             let out = f.spec.output(t);
             let msg = format!(
                 "stage {name} failed on Slurm (job {}, task {t}, exit status {rc})\n{}  output: {}",

@@ -7,6 +7,41 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::catalog::Resources;
 
+/// A job array over slices of a fan-out stage's items: task `t` computes items
+/// `t·per_task .. (t+1)·per_task`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobArray {
+    /// Task indices to run (slices whose items are all stored already are left out).
+    pub tasks: Vec<usize>,
+    /// Items per task.
+    pub per_task: usize,
+    /// Most tasks running at once (`%K`).
+    pub cap: usize,
+}
+
+impl JobArray {
+    /// The `--array` value: task indices as ranges, then the cap (`0-3,7,9-11%4`).
+    pub fn spec(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.tasks.len() {
+            let start = self.tasks[i];
+            let mut end = start;
+            while i + 1 < self.tasks.len() && self.tasks[i + 1] == end + 1 {
+                i += 1;
+                end += 1;
+            }
+            parts.push(if end > start {
+                format!("{start}-{end}")
+            } else {
+                start.to_string()
+            });
+            i += 1;
+        }
+        format!("{}%{}", parts.join(","), self.cap.max(1))
+    }
+}
+
 /// What one submission runs.
 #[derive(Debug, Clone)]
 pub struct ScriptSpec {
@@ -24,8 +59,8 @@ pub struct ScriptSpec {
     pub ticket: PathBuf,
     /// Resources of the stage.
     pub resources: Resources,
-    /// `Some((tasks, items per task, concurrency cap))` for a job array over fan-out items.
-    pub array: Option<(usize, usize, usize)>,
+    /// A job array over fan-out items, or `None` for a plain job.
+    pub array: Option<JobArray>,
 }
 
 impl ScriptSpec {
@@ -44,9 +79,9 @@ impl ScriptSpec {
         self.run_dir.join(format!("{}.sh", self.label))
     }
 
-    /// Number of tasks (1 for a plain job).
-    pub fn tasks(&self) -> usize {
-        self.array.map_or(1, |(t, _, _)| t)
+    /// Task indices whose markers to wait for (`[0]` for a plain job).
+    pub fn tasks(&self) -> Vec<usize> {
+        self.array.as_ref().map_or(vec![0], |a| a.tasks.clone())
     }
 
     /// The script text.
@@ -55,7 +90,7 @@ impl ScriptSpec {
         let cpus = r.cpus.unwrap_or(1);
         let mut s = String::from("#!/bin/bash\n");
         let _ = writeln!(s, "#SBATCH --job-name={}", self.job_name);
-        let out_pattern = match self.array {
+        let out_pattern = match &self.array {
             Some(_) => self.run_dir.join(format!("{}.%a.out", self.label)),
             None => self.output(0),
         };
@@ -73,8 +108,8 @@ impl ScriptSpec {
         if let Some(p) = &r.partition {
             let _ = writeln!(s, "#SBATCH --partition={p}");
         }
-        if let Some((tasks, _, cap)) = self.array {
-            let _ = writeln!(s, "#SBATCH --array=0-{}%{}", tasks - 1, cap.max(1));
+        if let Some(a) = &self.array {
+            let _ = writeln!(s, "#SBATCH --array={}", a.spec());
         }
         s.push_str("# Written by mexp: runs one job (or one slice of a fan-out job) of a plan.\n");
         s.push_str("task=\"${SLURM_ARRAY_TASK_ID:-0}\"\n");
@@ -85,8 +120,8 @@ impl ScriptSpec {
             quote(&self.cache),
             quote(&self.ticket)
         );
-        if let Some((_, per_task, _)) = self.array {
-            let _ = write!(s, " --slice-size {per_task} --task \"$task\"");
+        if let Some(a) = &self.array {
+            let _ = write!(s, " --slice-size {} --task \"$task\"", a.per_task);
         }
         s.push('\n');
         s.push_str("rc=$?\n");
@@ -124,7 +159,11 @@ mod tests {
                 partition: Some("cpu".into()),
                 ..Resources::default()
             },
-            array: Some((7, 3, 4)),
+            array: Some(JobArray {
+                tasks: (0..7).collect(),
+                per_task: 3,
+                cap: 4,
+            }),
         };
         let text = spec.render();
         assert!(text.contains("#SBATCH --array=0-6%4\n"), "{text}");
@@ -135,11 +174,21 @@ mod tests {
         assert!(text.contains("--slice-size 3 --task \"$task\""));
         assert!(text.contains("'/shared/cache/slurm/run1/003-curves'.\"$task\".rc"));
         assert!(text.contains("#SBATCH --output=/shared/cache/slurm/run1/003-curves.%a.out"));
-        assert_eq!(spec.tasks(), 7);
+        assert_eq!(spec.tasks(), (0..7).collect::<Vec<_>>());
         assert_eq!(
             spec.marker(2),
             PathBuf::from("/shared/cache/slurm/run1/003-curves.2.rc")
         );
+    }
+
+    #[test]
+    fn array_spec_compresses_runs_of_tasks() {
+        let a = JobArray {
+            tasks: vec![0, 1, 2, 3, 7, 9, 10, 11],
+            per_task: 1,
+            cap: 4,
+        };
+        assert_eq!(a.spec(), "0-3,7,9-11%4");
     }
 
     #[test]
