@@ -84,6 +84,7 @@ struct Driver<'a> {
     opts: &'a SlurmOptions,
     env: JobEnv<'a>,
     tools: SlurmTools,
+    cache_root: std::path::PathBuf,
     run_dir: std::path::PathBuf,
     slots: Vec<Slot>,
     records: Vec<Option<Record>>,
@@ -103,8 +104,10 @@ pub fn execute(
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let run_dir = cache
-        .root()
+    // Absolute paths in job scripts: a job's working directory is not guaranteed to be ours.
+    let cache_root = std::path::absolute(cache.root())
+        .map_err(|e| EngineError::io("resolving", cache.root(), e))?;
+    let run_dir = cache_root
         .join("slurm")
         .join(format!("{stamp}-{}", std::process::id()));
     fs::create_dir_all(&run_dir).map_err(|e| EngineError::io("creating", &run_dir, e))?;
@@ -122,6 +125,7 @@ pub fn execute(
             threads: 1,
         },
         tools: SlurmTools::default(),
+        cache_root,
         run_dir,
         slots: (0..n).map(|_| Slot::Waiting).collect(),
         records: vec![None; n],
@@ -314,7 +318,7 @@ impl Driver<'_> {
             run_dir: self.run_dir.clone(),
             label,
             exe: self.opts.exe.clone(),
-            cache: self.cache.root().to_path_buf(),
+            cache: self.cache_root.clone(),
             ticket: ticket_path,
             resources: res,
             array,

@@ -106,6 +106,7 @@ pub fn is_transient(stderr: &str) -> bool {
         "more processors requested than permitted",
         "memory specification can not be satisfied",
         "unable to open file",
+        "could not establish a configuration source",
     ];
     !permanent.iter().any(|p| s.contains(p))
 }
@@ -234,6 +235,9 @@ mod tests {
         ));
         assert!(!is_transient(
             "sbatch: error: Batch job submission failed: Requested node configuration is not available"
+        ));
+        assert!(!is_transient(
+            "sbatch: fatal: Could not establish a configuration source"
         ));
     }
 }
