@@ -6,10 +6,13 @@
 //! Slurm 22.05); `.ci/run` does that and then runs this test with `--ignored`. Without a cluster
 //! the test fails with a message saying so; it never passes by skipping.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
+
+#[path = "support/artifacts.rs"]
+mod artifacts;
+use artifacts::output_digests;
 
 fn mexp(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mexp"))
@@ -50,53 +53,6 @@ fn require_cluster() {
             .any(|s| matches!(s.trim(), "idle" | "mixed" | "allocated")),
         "the Slurm cluster (SLURM_CONF={conf}) has no usable node: {states:?}"
     );
-}
-
-/// Output digests of every stage ref in a cache: "experiment/stage" → output → digest.
-fn output_digests(cache: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let refs = cache.join("refs");
-    let mut stack = vec![refs.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("refs") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let r: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&p).expect("ref")).expect("json");
-            let key = r["key"].as_str().expect("key").to_string();
-            let rec = record(cache, &key);
-            let outputs = rec["outputs"]
-                .as_object()
-                .expect("outputs")
-                .iter()
-                .map(|(k, v)| (k.clone(), v["digest"].as_str().expect("digest").to_string()))
-                .collect();
-            let name = p.strip_prefix(&refs).expect("prefix");
-            out.insert(name.to_string_lossy().to_string(), outputs);
-        }
-    }
-    out
-}
-
-fn record(cache: &Path, key: &str) -> serde_json::Value {
-    let mut stack = vec![cache.join("records")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("records") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(key))
-            {
-                return serde_json::from_slice(&std::fs::read(&p).expect("record")).expect("json");
-            }
-        }
-    }
-    panic!("no record for key {key} in {}", cache.display());
 }
 
 #[test]
