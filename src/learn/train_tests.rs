@@ -134,6 +134,7 @@ fn train_tiny(
         validation: &validation,
         checkpoint,
         fingerprint: "tiny-v1",
+        cancel: None,
     };
     let model = Tiny::new(&device.clone().autodiff(), 3);
     run_epochs(
@@ -225,6 +226,7 @@ fn checkpoint_of_another_configuration_is_refused() {
         validation: &[],
         checkpoint: Some(&ck),
         fingerprint: "something-else",
+        cancel: None,
     };
     let model = Tiny::new(&device.clone().autodiff(), 3);
     let result = run_epochs(

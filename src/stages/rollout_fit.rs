@@ -53,13 +53,19 @@ impl Stage for RolloutFitStage {
             "predictor epochs (early stopping may end sooner)",
             epochs as u64,
         );
-        let (model, history) = fit_rollout(&rt.device, &config, &seqs, &mut |e| {
-            bar.inc(1);
-            bar.message(format!(
-                "loss {:.5}, lr {:.1e}",
-                e.record.train_loss, e.learning_rate
-            ));
-        })?;
+        let (model, history) = fit_rollout(
+            &rt.device,
+            &config,
+            &seqs,
+            Some(ctx.cancel_flag()),
+            &mut |e| {
+                bar.inc(1);
+                bar.message(format!(
+                    "loss {:.5}, lr {:.1e}",
+                    e.record.train_loss, e.learning_rate
+                ));
+            },
+        )?;
         ctx.check_cancelled()?;
         ctx.log(format!(
             "selected epoch {} of {} (stopped early: {})",
