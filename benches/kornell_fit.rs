@@ -83,6 +83,7 @@ fn main() {
             data.view(),
             &split.train,
             &split.validation,
+            None,
             &mut |_| {},
         )
         .expect("autoencoder epoch");
@@ -94,7 +95,7 @@ fn main() {
     config.monitor = Default::default();
     let mut trained = None;
     let secs = median_s(3, || {
-        trained = Some(fit_rollout(&device, &config, &curves, &mut |_| {}).expect("epoch"));
+        trained = Some(fit_rollout(&device, &config, &curves, None, &mut |_| {}).expect("epoch"));
     });
     println!("fit_rollout: one epoch, t=4, l=8, 8901 windows (80 % train), batch 64: {secs:.2} s");
 

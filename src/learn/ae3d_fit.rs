@@ -12,6 +12,7 @@
 use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -249,6 +250,7 @@ pub fn fit_ae3d(
     states: ArrayView5<'_, f32>,
     train: &[usize],
     validation: &[usize],
+    cancel: Option<&AtomicBool>,
     on_epoch: &mut dyn FnMut(&Ae3dEpoch),
 ) -> Result<(TrainedAe3d, Vec<Ae3dEpoch>), LearnError> {
     check_states(states, train)?;
@@ -294,6 +296,7 @@ pub fn fit_ae3d(
         validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
+        cancel,
     };
     let outcome = run_monitored(
         &mut task,

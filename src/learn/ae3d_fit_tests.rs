@@ -50,6 +50,7 @@ fn fit(config: &Ae3dFitConfig) -> (TrainedAe3d, Vec<Ae3dEpoch>) {
         data.view(),
         &split.train,
         &split.validation,
+        None,
         &mut |_| {},
     )
     .expect("autoencoder training")
@@ -218,6 +219,7 @@ fn resumed_training_equals_uninterrupted_training() {
         data.view(),
         &split.train,
         &split.validation,
+        None,
         &mut |e| seen.push(e.epoch),
     )
     .expect("resume");
@@ -236,7 +238,7 @@ fn invalid_inputs_are_rejected() {
     let data = states();
     let device = Device::flex();
     let run = |config: &Ae3dFitConfig, train: &[usize]| {
-        fit_ae3d(&device, config, data.view(), train, &[], &mut |_| {})
+        fit_ae3d(&device, config, data.view(), train, &[], None, &mut |_| {})
     };
     assert!(matches!(
         run(&config(0.85, 0.15, 1), &[0, N]),

@@ -70,6 +70,12 @@ pub enum LearnError {
     /// A caller-supplied batch loader failed.
     #[error("batch loader failed: {0}")]
     Loader(String),
+    /// The caller's cancel flag was set; training stopped before the given epoch.
+    #[error("training cancelled before epoch {epoch}")]
+    Cancelled {
+        /// 1-based epoch that was not started.
+        epoch: usize,
+    },
 }
 
 impl LearnError {

@@ -26,7 +26,7 @@ use super::checkpoint::{self, CheckpointMeta, write_json_atomic};
 use super::error::LearnError;
 use super::plateau::{EarlyStoppingConfig, ReduceLrOnPlateauConfig, ValidationMonitor};
 use super::train::{
-    EpochRecord, RunSpec, StepContext, TrainTask, minibatches, read_scalar, shuffled,
+    EpochRecord, RunSpec, StepContext, TrainTask, check_cancel, minibatches, read_scalar, shuffled,
 };
 
 /// Named loss parts with their sample-weighted means.
@@ -143,6 +143,7 @@ pub fn run_monitored<T: TrainTask>(
         if state.stopped {
             break;
         }
+        check_cancel(spec, epoch)?;
         let started = Instant::now();
         let learning_rate = state.monitor.learning_rate();
         let order = shuffled(spec.train, cfg.seed, epoch);

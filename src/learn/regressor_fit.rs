@@ -186,6 +186,7 @@ pub fn fit_regressor(
         validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
+        cancel: None,
     };
     let outcome = run_epochs(&mut task, model, config.nadam.init(), &spec, on_epoch)?;
     let trained = TrainedRegressor {

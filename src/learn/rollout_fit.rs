@@ -11,6 +11,7 @@
 use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -255,6 +256,7 @@ pub fn fit_rollout(
     device: &Device,
     config: &RolloutFitConfig,
     sims: &[SimSequence],
+    cancel: Option<&AtomicBool>,
     on_epoch: &mut dyn FnMut(&MonitoredEpoch),
 ) -> Result<(TrainedRollout, Vec<MonitoredEpoch>), LearnError> {
     let latent_dim = check_sims(sims)?;
@@ -330,6 +332,7 @@ pub fn fit_rollout(
         validation: &validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
+        cancel,
     };
     let outcome = run_monitored(
         &mut task,

@@ -47,7 +47,7 @@ fn config(t: usize, l: usize, epochs: usize) -> RolloutFitConfig {
 }
 
 fn fit(config: &RolloutFitConfig) -> (TrainedRollout, Vec<MonitoredEpoch>) {
-    fit_rollout(&Device::flex(), config, &sims(), &mut |_| {}).expect("predictor training")
+    fit_rollout(&Device::flex(), config, &sims(), None, &mut |_| {}).expect("predictor training")
 }
 
 /// Everything but the timings.
@@ -290,7 +290,7 @@ fn simulation_hold_out_and_invalid_configs() {
         102usize.div_ceil(16) as u64
     );
     let device = Device::flex();
-    let run = |c: &RolloutFitConfig| fit_rollout(&device, c, &sims(), &mut |_| {});
+    let run = |c: &RolloutFitConfig| fit_rollout(&device, c, &sims(), None, &mut |_| {});
     held_out.validation = RolloutValidation::Simulations { sims: vec![7] };
     assert!(run(&held_out).is_err());
     assert!(run(&config(0, 4, 1)).is_err());
@@ -317,4 +317,41 @@ fn training_is_independent_of_thread_count() {
         })
     };
     assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn a_set_cancel_flag_stops_training_before_the_next_epoch() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = AtomicBool::new(false);
+    let mut finished = Vec::new();
+    // Ctrl-C "pressed" while epoch 2 runs: epoch 3 must not start.
+    let result = fit_rollout(
+        &Device::flex(),
+        &config(2, 2, 10),
+        &sims(),
+        Some(&cancel),
+        &mut |e| {
+            finished.push(e.record.epoch);
+            if e.record.epoch == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+    );
+    assert!(
+        matches!(result, Err(LearnError::Cancelled { epoch: 3 })),
+        "{:?}",
+        result.map(|(_, h)| h.len())
+    );
+    assert_eq!(finished, [1, 2]);
+    // already set before the first epoch: nothing runs
+    let mut any = false;
+    let result = fit_rollout(
+        &Device::flex(),
+        &config(2, 2, 10),
+        &sims(),
+        Some(&cancel),
+        &mut |_| any = true,
+    );
+    assert!(matches!(result, Err(LearnError::Cancelled { epoch: 1 })));
+    assert!(!any);
 }

@@ -48,6 +48,8 @@ pub enum WindowWeight {
     FirstTarget,
     /// The mean of w^(i), …, w^(i+l−1), so a switching event anywhere in the window counts.
     MeanOverTargets,
+    /// Every window weighs 1: eq. (8) switched off (an ablation, not the paper's procedure).
+    Uniform,
 }
 
 /// How windows are cut and what the network sees.
@@ -177,6 +179,7 @@ pub fn gather(sims: &[SimSequence], windows: &[Window], layout: &WindowLayout) -
                     .sum::<f64>() as f32
                     / l as f32
             }
+            WindowWeight::Uniform => 1.0,
         };
         batch.weights.push(weight);
     }
@@ -242,6 +245,12 @@ mod tests {
         assert_eq!(held.fields, [1.5, 1.5, 1.5]);
         // (40 + 50 + 60) / 3
         assert_eq!(held.weights, [50.0]);
+        let uniform = gather(
+            &sims,
+            &window,
+            &layout(FieldFeed::Advancing, WindowWeight::Uniform),
+        );
+        assert_eq!(uniform.weights, [1.0]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! batches an uninterrupted run would have seen. Epoch losses are batch-size-weighted means
 //! accumulated in f64 in batch order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
@@ -175,6 +176,20 @@ pub struct RunSpec<'a> {
     /// Identifies the run configuration; a checkpoint written with another fingerprint is
     /// refused on resume.
     pub fingerprint: &'a str,
+    /// Polled before every epoch: once set, training stops with [`LearnError::Cancelled`]
+    /// (a Ctrl-C flag; `None` never cancels).
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// `Err(Cancelled)` when `spec`'s cancel flag is set (checked before `epoch` starts).
+pub fn check_cancel(spec: &RunSpec<'_>, epoch: usize) -> Result<(), LearnError> {
+    match spec.cancel {
+        Some(flag) if flag.load(Ordering::Relaxed) => {
+            tracing::info!(epoch, "training cancelled");
+            Err(LearnError::Cancelled { epoch })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Trains `model` for `spec.config.epochs` epochs, calling `on_epoch` after each one.
@@ -216,6 +231,7 @@ pub fn run_epochs<T: TrainTask>(
 
     let first_epoch = history.len() + 1;
     for epoch in first_epoch..=cfg.epochs {
+        check_cancel(spec, epoch)?;
         let started = Instant::now();
         let order = shuffled(spec.train, cfg.seed, epoch);
         let mut weighted_loss = 0.0f64;

@@ -134,6 +134,7 @@ fn train_tiny(
         validation: &validation,
         checkpoint,
         fingerprint: "tiny-v1",
+        cancel: None,
     };
     let model = Tiny::new(&device.clone().autodiff(), 3);
     run_epochs(
@@ -225,6 +226,7 @@ fn checkpoint_of_another_configuration_is_refused() {
         validation: &[],
         checkpoint: Some(&ck),
         fingerprint: "something-else",
+        cancel: None,
     };
     let model = Tiny::new(&device.clone().autodiff(), 3);
     let result = run_epochs(
@@ -281,4 +283,37 @@ fn derived_seeds_differ_per_position() {
         }
     }
     assert_eq!(seeds[0], ctx(1, 0, false).noise_seed());
+}
+
+#[test]
+fn run_epochs_stops_before_the_epoch_after_the_cancel_flag_is_set() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let device = Device::flex();
+    let train: Vec<usize> = (0..48).collect();
+    let config = loop_config(5);
+    let cancel = AtomicBool::new(false);
+    let spec = RunSpec {
+        device: &device,
+        config: &config,
+        train: &train,
+        validation: &[],
+        checkpoint: None,
+        fingerprint: "tiny-v1",
+        cancel: Some(&cancel),
+    };
+    let model = Tiny::new(&device.clone().autodiff(), 3);
+    let mut finished = Vec::new();
+    let result = run_epochs(
+        &mut TinyTask::new(),
+        model,
+        NadamConfig::default().init(),
+        &spec,
+        &mut |r| {
+            finished.push(r.epoch);
+            // Ctrl-C during epoch 1: epoch 2 must not start
+            cancel.store(true, Ordering::Relaxed);
+        },
+    );
+    assert!(matches!(result, Err(LearnError::Cancelled { epoch: 2 })));
+    assert_eq!(finished, [1]);
 }

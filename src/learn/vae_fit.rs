@@ -194,6 +194,7 @@ where
         validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
+        cancel: None,
     };
     let mut task = VaeTask {
         loader,

@@ -36,6 +36,7 @@ impl Stage for Ae3dFitStage {
             states.view(),
             &split.train,
             &split.validation,
+            Some(ctx.cancel_flag()),
             &mut |e| {
                 bar.inc(1);
                 bar.message(format!("loss {:.5}", e.train_loss));

@@ -11,6 +11,13 @@ use crate::learn::rollout_fit::{RolloutFitConfig, fit_rollout};
 use crate::learn::rollout_windows::SimSequence;
 use crate::learn::train::LoopConfig;
 
+/// A snake_case string parameter parsed into one of the serde enums of the learning layer.
+fn parse_choice<T: serde::de::DeserializeOwned>(ctx: &StageContext, name: &str) -> StageResult<T> {
+    let text = ctx.str(name)?;
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| format!("parameter `{name}` = {text:?}: {e}").into())
+}
+
 /// The `rollout_fit` stage kind.
 pub struct RolloutFitStage;
 
@@ -34,6 +41,8 @@ impl Stage for RolloutFitStage {
         }
         let epochs = ctx.usize("max_epochs")?;
         let mut config = RolloutFitConfig::paper(ctx.usize("t")?, ctx.usize("l")?, epochs);
+        config.window_weight = parse_choice(ctx, "window_weight")?;
+        config.field_feed = parse_choice(ctx, "field_feed")?;
         config.schedule = LoopConfig {
             epochs,
             batch_size: ctx.usize("batch_size")?,
@@ -44,13 +53,19 @@ impl Stage for RolloutFitStage {
             "predictor epochs (early stopping may end sooner)",
             epochs as u64,
         );
-        let (model, history) = fit_rollout(&rt.device, &config, &seqs, &mut |e| {
-            bar.inc(1);
-            bar.message(format!(
-                "loss {:.5}, lr {:.1e}",
-                e.record.train_loss, e.learning_rate
-            ));
-        })?;
+        let (model, history) = fit_rollout(
+            &rt.device,
+            &config,
+            &seqs,
+            Some(ctx.cancel_flag()),
+            &mut |e| {
+                bar.inc(1);
+                bar.message(format!(
+                    "loss {:.5}, lr {:.1e}",
+                    e.record.train_loss, e.learning_rate
+                ));
+            },
+        )?;
         ctx.check_cancelled()?;
         ctx.log(format!(
             "selected epoch {} of {} (stopped early: {})",
