@@ -15,6 +15,7 @@ pub mod efficientnet;
 pub mod error;
 pub mod he_init;
 pub mod init;
+pub mod inverse_checkpoint;
 pub mod inverse_cnn;
 pub mod inverse_fit;
 pub mod inverse_metrics;
