@@ -6,12 +6,20 @@ torchvision initialises it; fc with 5 outputs) on the field maps exported by
 `cargo run --release --example prism_fields_npy -- <designs.json> <R> <dir>` with the stage's
 recipe: RMSE loss over all 5 targets, SGD(momentum, dampening 0, weight_decay), StepLR per
 epoch, shuffled minibatches, validation RMSE in eval mode (running BatchNorm statistics) after
-every epoch. Prints one line per epoch: train RMSE of the running predictions, validation RMSE.
+every epoch. Prints one line per epoch: the learning rate used, the training RMSE of the
+running predictions (and with --eval-train in eval mode), the validation RMSE and per-target
+validation MAE in % of the span (x, y, a: 1; Mx, My: 2).
 
 Usage: pollok_torch_twin.py DIR [--epochs 4] [--batch 32] [--lr 0.1] [--step 4] [--gamma 0.1]
                               [--momentum 0.9] [--wd 1e-4] [--warmup 0] [--input-scale 1]
-                              [--seed 0] [--threads 2] [--arch resnet18]
+                              [--seed 0] [--threads 2] [--arch resnet18] [--eval-train]
 Needs torch and torchvision (not project dependencies).
+
+Measured (2 000 designs of inverse_design_pollok.toml at 64×64, batch 32, 12 epochs, step 4):
+  --lr 0.1   epoch-1 training RMSE 2.04, final validation RMSE 0.193 (mean predictor 0.343);
+             mexp at 0.1: test RMSE 0.27
+  --lr 0.01  final validation RMSE 0.145; mexp: 0.154 (its test RMSE 0.145)
+--input-scale 20 (unit-std fields) changed nothing (BatchNorm follows conv1).
 """
 
 import argparse
