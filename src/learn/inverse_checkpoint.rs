@@ -175,7 +175,7 @@ pub(super) fn save_if_due(
     optimizer: &ModuleOptimizer,
     best_epoch: usize,
 ) -> Result<(), LearnError> {
-    if meta.epoch % ck.every_epochs.max(1) != 0 && meta.epoch != last_epoch {
+    if !meta.epoch.is_multiple_of(ck.every_epochs.max(1)) && meta.epoch != last_epoch {
         return Ok(());
     }
     checkpoint::save(&ck.dir, &meta, model, optimizer)?;
