@@ -14,6 +14,7 @@ pub mod device_rng;
 pub mod efficientnet;
 pub mod error;
 pub mod he_init;
+pub mod inception_resnet_v2;
 pub mod init;
 pub mod inverse_checkpoint;
 pub mod inverse_cnn;
