@@ -61,6 +61,7 @@ fn run(case: &Case, runtime: &LearnRuntime) {
         &config,
         batch * batches_per_epoch,
         0,
+        None,
         &mut loader,
         &mut |record| seconds.push(record.seconds),
     )

@@ -72,6 +72,22 @@ def effnet(wm, dm, cin=3, ncls=1000):
     p += conv(last_in, last, 1) + bn(last)
     return p + lin(last, ncls)
 
+def inception_resnet_v2(cin=3, ncls=1000):
+    # timm inception_resnet_v2: BasicConv2d = conv (no bias) + BN; kh x kw kernels allowed.
+    bc = lambda i, o, kh, kw=None: o * i * kh * (kw or kh) + bn(o)
+    p = bc(cin, 32, 3) + bc(32, 32, 3) + bc(32, 64, 3) + bc(64, 80, 1) + bc(80, 192, 3)
+    p += bc(192, 96, 1) + bc(192, 48, 1) + bc(48, 64, 5) + bc(192, 64, 1) + bc(64, 96, 3) + bc(96, 96, 3) + bc(192, 64, 1)
+    block35 = bc(320, 32, 1) + bc(320, 32, 1) + bc(32, 32, 3) + bc(320, 32, 1) + bc(32, 48, 3) + bc(48, 64, 3) + conv(128, 320, 1, bias=True)
+    p += 10 * block35
+    p += bc(320, 384, 3) + bc(320, 256, 1) + bc(256, 256, 3) + bc(256, 384, 3)
+    block17 = bc(1088, 192, 1) + bc(1088, 128, 1) + bc(128, 160, 1, 7) + bc(160, 192, 7, 1) + conv(384, 1088, 1, bias=True)
+    p += 20 * block17
+    p += bc(1088, 256, 1) + bc(256, 384, 3) + bc(1088, 256, 1) + bc(256, 288, 3) + bc(1088, 256, 1) + bc(256, 288, 3) + bc(288, 320, 3)
+    block8 = bc(2080, 192, 1) + bc(2080, 192, 1) + bc(192, 224, 1, 3) + bc(224, 256, 3, 1) + conv(448, 2080, 1, bias=True)
+    p += 10 * block8  # 9 scaled blocks and the final one without ReLU
+    p += bc(2080, 1536, 1)
+    return p + lin(1536, ncls)
+
 ref = {
  'resnet18': (resnet('basic', [2,2,2,2]), 11689512),
  'resnet50': (resnet('bottleneck', [3,4,6,3]), 25557032),
@@ -79,6 +95,7 @@ ref = {
  'se_resnext50_32x4d': (resnet('bottleneck', [3,4,6,3], groups=32, wpg=4, se=True), 27559896),
  'densenet169': (densenet(), 14149480),
  'efficientnet_b1': (effnet(1.0, 1.1), 7794184),
+ 'inception_resnet_v2': (inception_resnet_v2(), 55843464),
 }
 for k, (got, want) in ref.items():
     print(f"{k:22s} 3in/1000: {got:>10,d} torchvision/Cadene {want:>10,d} {'OK' if got==want else 'MISMATCH'}")
@@ -90,3 +107,4 @@ print('resnext50', resnet('bottleneck',[3,4,6,3],cin=2,ncls=5,groups=32,wpg=4))
 print('se_resnext50', resnet('bottleneck',[3,4,6,3],cin=2,ncls=5,groups=32,wpg=4,se=True))
 print('densenet169', densenet(cin=2,ncls=5))
 print('efficientnet_b1', effnet(1.0,1.1,cin=2,ncls=5))
+print('inception_resnet_v2', inception_resnet_v2(cin=2,ncls=5))

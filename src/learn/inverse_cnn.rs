@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::densenet::{DenseNet, DenseNetConfig};
 use super::efficientnet::{EfficientNet, EfficientNetConfig};
 use super::error::LearnError;
+use super::inception_resnet_v2::InceptionResNetV2;
 use super::resnet::{ResNet, ResNetConfig};
 
 /// Input channels: the in-plane field components (H_x, H_y).
@@ -17,8 +18,7 @@ pub const FIELD_CHANNELS: usize = 2;
 /// Outputs: the design vector (x, y, a, M_x, M_y).
 pub const DESIGN_PARAMETERS: usize = 5;
 
-/// One of the torchvision/timm architectures of Pollok et al., Table I (Inception-ResNet-v2 is
-/// not implemented).
+/// One of the torchvision/timm architectures of Pollok et al., Table I.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Architecture {
     /// ResNet-18 (not in the paper's table; a small member of the family for quick runs).
@@ -39,17 +39,21 @@ pub enum Architecture {
     /// EfficientNet-B1 (dropout 0.2, stochastic depth 0.2 while training).
     #[serde(rename = "efficientnet_b1")]
     EfficientNetB1,
+    /// Inception-ResNet-v2 (timm; the paper trains it on 299×299 maps, at least 75×75).
+    #[serde(rename = "inception_resnet_v2")]
+    InceptionResNetV2,
 }
 
 impl Architecture {
     /// Every supported architecture.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ResNet18,
         Self::ResNet50,
         Self::ResNeXt50,
         Self::SeResNeXt50,
         Self::DenseNet169,
         Self::EfficientNetB1,
+        Self::InceptionResNetV2,
     ];
 
     /// The torchvision-style name used in manifests (`resnet50`, `resnext50_32x4d`, ...).
@@ -61,6 +65,7 @@ impl Architecture {
             Self::SeResNeXt50 => "se_resnext50_32x4d",
             Self::DenseNet169 => "densenet169",
             Self::EfficientNetB1 => "efficientnet_b1",
+            Self::InceptionResNetV2 => "inception_resnet_v2",
         }
     }
 
@@ -92,6 +97,9 @@ impl Architecture {
             Self::EfficientNetB1 => EfficientNetConfig::efficientnet_b1(c, n)
                 .init(device)
                 .map(InverseCnn::EfficientNet),
+            Self::InceptionResNetV2 => {
+                InceptionResNetV2::new(c, n, device).map(InverseCnn::InceptionResNet)
+            }
         };
         model.map_err(|e| LearnError::InvalidConfig(e.to_string()))
     }
@@ -133,6 +141,8 @@ pub enum InverseCnn {
     DenseNet(DenseNet),
     /// EfficientNet-B1.
     EfficientNet(EfficientNet),
+    /// Inception-ResNet-v2.
+    InceptionResNet(InceptionResNetV2),
 }
 
 impl InverseCnn {
@@ -144,6 +154,7 @@ impl InverseCnn {
             Self::ResNet(net) => net.forward(fields),
             Self::DenseNet(net) => net.forward(fields),
             Self::EfficientNet(net) => net.forward(fields),
+            Self::InceptionResNet(net) => net.forward(fields),
         }
     }
 }
@@ -176,7 +187,11 @@ mod tests {
             " ResNeXt50_32x4d ".parse::<Architecture>().ok(),
             Some(Architecture::ResNeXt50)
         );
-        assert!("inception_resnet_v2".parse::<Architecture>().is_err());
+        assert_eq!(
+            "inception_resnet_v2".parse::<Architecture>().ok(),
+            Some(Architecture::InceptionResNetV2)
+        );
+        assert!("inception_v4".parse::<Architecture>().is_err());
     }
 
     #[test]

@@ -21,8 +21,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, Array4, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::{CheckpointConfig, CheckpointMeta};
 use super::device_rng::{init_seeded, with_seeded_rng};
 use super::error::LearnError;
+use super::inverse_checkpoint::{self as ck_files, Best, improves};
 use super::inverse_cnn::{Architecture, DESIGN_PARAMETERS, FIELD_CHANNELS, InverseCnn, mse_loss};
 use super::inverse_metrics::SquaredErrorSum;
 use super::inverse_model::{InverseModelInfo, TrainedInverseCnn, design_array, fields_tensor};
@@ -196,7 +198,11 @@ fn targets_tensor(targets: ArrayView2<'_, f32>, device: &Device) -> Tensor<2> {
 /// validation RMSE (the last epoch's when `n_validation` is 0) with one record per epoch.
 ///
 /// `loader(split, indices)` returns the field maps `[k, 2, h, w]` and targets `[k, 5]` of
-/// `indices` (positions within the split); all batches must share `h × w`. Records hold the
+/// `indices` (positions within the split); all batches must share `h × w`. With `checkpoint`,
+/// the run writes a checkpoint every `every_epochs` epochs and after the last (see
+/// [`super::inverse_checkpoint`]) and, when `resume` is set, continues from the newest one
+/// written by a run of the same configuration and split sizes (the epoch count may differ);
+/// the result is then bitwise that of an uninterrupted run. Records hold the
 /// training RMSE √(Σ_batches n_b·MSE_b / n_train) of the epoch's running predictions in
 /// `train_loss` and the validation RMSE in `val_loss`. A non-finite training or validation
 /// RMSE aborts with [`LearnError::Diverged`].
@@ -205,6 +211,7 @@ pub fn fit_inverse_cnn(
     config: &InverseFitConfig,
     n_train: usize,
     n_validation: usize,
+    checkpoint: Option<&CheckpointConfig>,
     loader: &mut FieldLoader<'_>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(TrainedInverseCnn, Vec<EpochRecord>), LearnError> {
@@ -222,10 +229,32 @@ pub fn fit_inverse_cnn(
         input_size: None,
     };
     let train_indices: Vec<usize> = (0..n_train).collect();
+    let fingerprint = ck_files::fingerprint(config, n_train, n_validation)?;
     let mut history: Vec<EpochRecord> = Vec::with_capacity(config.epochs);
-    let mut best: Option<(f64, usize, InverseCnn)> = None;
+    let mut best: Option<Best> = None;
     let mut steps = 0u64;
-    for epoch in 1..=config.epochs {
+    if let Some(ck) = checkpoint
+        && let Some(meta) = ck_files::resumable(ck)?
+    {
+        let resumed = ck_files::resume(
+            ck,
+            meta,
+            &fingerprint,
+            config.arch,
+            (model, optimizer),
+            device,
+        )?;
+        (model, optimizer) = (resumed.model, resumed.optimizer);
+        (history, steps, best) = (resumed.history, resumed.steps, Some(resumed.best));
+        if history.len() > config.epochs {
+            return Err(LearnError::InvalidConfig(format!(
+                "the checkpoint holds {} epochs, more than the {} asked for",
+                history.len(),
+                config.epochs
+            )));
+        }
+    }
+    for epoch in history.len() + 1..=config.epochs {
         let started = Instant::now();
         let lr = config.learning_rate_at(epoch);
         let order = shuffled(&train_indices, config.seed, epoch);
@@ -252,10 +281,7 @@ pub fn fit_inverse_cnn(
                 loss: value,
             });
         }
-        let improved = match (&best, val_rmse) {
-            (Some((best_rmse, _, _)), Some(current)) => current < *best_rmse,
-            _ => true,
-        };
+        let improved = improves(best.as_ref().map(|b| b.0), val_rmse);
         if improved {
             best = Some((val_rmse.unwrap_or(f64::NAN), epoch, snapshot));
         }
@@ -277,11 +303,33 @@ pub fn fit_inverse_cnn(
             seconds = record.seconds,
             "epoch finished"
         );
-        on_epoch(&record);
         history.push(record);
+        if let (Some(ck), Some(best)) = (checkpoint, &best) {
+            ck_files::save_best_if_new(ck, epoch, best)?;
+            let meta = CheckpointMeta {
+                epoch,
+                optimizer_steps: steps,
+                fingerprint: fingerprint.clone(),
+                history: history.clone(),
+            };
+            ck_files::save_if_due(ck, meta, config.epochs, &model, &optimizer, best.1)?;
+        }
+        if let Some(last) = history.last() {
+            on_epoch(last);
+        }
     }
-    let (Some((_, best_epoch, network)), Some(input_size)) = (best, source.input_size) else {
-        unreachable!("epochs ≥ 1 and n_train ≥ 1 were checked: one epoch ran and loaded a batch");
+    let Some((_, best_epoch, network)) = best else {
+        unreachable!("epochs ≥ 1 was checked: one epoch ran here or in the resumed run");
+    };
+    let input_size = match source.input_size {
+        Some(size) => size,
+        // Every epoch was restored from a checkpoint: read the size off one training sample.
+        None => {
+            source.load(Split::Train, &[0])?;
+            source.input_size.ok_or_else(|| {
+                LearnError::Shape("the training split yields no field maps".into())
+            })?
+        }
     };
     let info = InverseModelInfo {
         arch: config.arch,

@@ -2,6 +2,7 @@
 //! targets are functions of the two channel means.
 
 use super::*;
+use crate::learn::checkpoint::CheckpointConfig;
 use crate::learn::inverse_metrics::rmse;
 use crate::learn::test_support::rng_lock;
 use burn::module::{ModuleVisitor, Param};
@@ -103,6 +104,15 @@ fn config(epochs: usize) -> InverseFitConfig {
 /// Runs a fit holding the test RNG lock, so model tests that seed and draw elsewhere in this
 /// process cannot interleave with the initialisation draws.
 fn fit(config: &InverseFitConfig, data: &Dataset) -> (TrainedInverseCnn, Vec<EpochRecord>) {
+    fit_checkpointed(config, data, None).expect("training")
+}
+
+/// [`fit`] with an optional checkpoint configuration.
+fn fit_checkpointed(
+    config: &InverseFitConfig,
+    data: &Dataset,
+    checkpoint: Option<&CheckpointConfig>,
+) -> Result<(TrainedInverseCnn, Vec<EpochRecord>), LearnError> {
     let _guard = rng_lock();
     let mut loader = |split: Split, indices: &[usize]| data.batch(split, indices);
     fit_inverse_cnn(
@@ -110,10 +120,10 @@ fn fit(config: &InverseFitConfig, data: &Dataset) -> (TrainedInverseCnn, Vec<Epo
         config,
         data.n_train,
         data.n_validation(),
+        checkpoint,
         &mut loader,
         &mut |_| {},
     )
-    .expect("training")
 }
 
 #[test]
@@ -320,7 +330,7 @@ fn bad_batches_and_configs_are_rejected() {
     let device = Device::flex();
     let run = |config: &InverseFitConfig, loader: &mut FieldLoader<'_>| {
         let _guard = rng_lock();
-        fit_inverse_cnn(&device, config, 4, 0, loader, &mut |_| {}).map(|_| ())
+        fit_inverse_cnn(&device, config, 4, 0, None, loader, &mut |_| {}).map(|_| ())
     };
     let three_channels = |_: Split, idx: &[usize]| {
         Ok((
@@ -411,4 +421,100 @@ fn efficientnet_dropout_is_reproducible() {
     assert_eq!(history_a[0].train_loss, history_b[0].train_loss);
     assert_eq!(history_a[0].val_loss, history_b[0].val_loss);
     assert_eq!(trainable_values(&a), trainable_values(&b));
+}
+
+fn records(history: &[EpochRecord]) -> Vec<(usize, f64, Option<f64>, u64)> {
+    history
+        .iter()
+        .map(|r| (r.epoch, r.train_loss, r.val_loss, r.optimizer_steps))
+        .collect()
+}
+
+#[test]
+fn resumed_training_matches_an_uninterrupted_run_bitwise() {
+    // No validation split: the result is the last epoch's training model, so this compares the
+    // weights, BatchNorm statistics and momentum carried across the interruption.
+    let data = Dataset::new(16, 0, 8);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = CheckpointConfig {
+        dir: dir.path().join("resume"),
+        every_epochs: 1,
+        resume: true,
+    };
+    let (straight, straight_history) = fit(&config(3), &data);
+    // "interrupted" after epoch 2 (a run of 2 epochs checkpoints its last epoch)
+    let (_, first_leg) = fit_checkpointed(&config(2), &data, Some(&ck)).expect("first leg");
+    assert_eq!(first_leg.len(), 2);
+    let (resumed, resumed_history) =
+        fit_checkpointed(&config(3), &data, Some(&ck)).expect("resumed");
+    assert_eq!(records(&resumed_history), records(&straight_history));
+    assert_eq!(resumed.info, straight.info);
+    assert_eq!(resumed.info.best_epoch, 3);
+    assert_eq!(trainable_values(&resumed), trainable_values(&straight));
+    let probe = Dataset::new(4, 0, 9).fields;
+    assert_eq!(
+        resumed.predict(probe.view()).expect("predict"),
+        straight.predict(probe.view()).expect("predict")
+    );
+    // Only epoch 3's checkpoint (model, optimizer, JSON) and its best snapshot remain.
+    let mut files: Vec<String> = std::fs::read_dir(&ck.dir)
+        .expect("resume dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "best-epoch-000003.bpk",
+            "epoch-000003.json",
+            "epoch-000003.model.bpk",
+            "epoch-000003.optim.bpk"
+        ]
+    );
+    // A finished run resumed again does no further training and returns the same network.
+    let (again, again_history) = fit_checkpointed(&config(3), &data, Some(&ck)).expect("again");
+    assert_eq!(records(&again_history), records(&straight_history));
+    assert_eq!(trainable_values(&again), trainable_values(&straight));
+}
+
+#[test]
+fn resumed_training_keeps_an_earlier_best_epoch() {
+    // Negated validation targets (as in `best_validation_epoch_is_the_result`): an early epoch
+    // is best, so the resumed run must return the snapshot it wrote before the interruption.
+    let mut data = Dataset::new(32, 16, 4);
+    data.targets
+        .slice_mut(ndarray::s![32.., ..])
+        .mapv_inplace(|t| -t);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = CheckpointConfig {
+        dir: dir.path().to_path_buf(),
+        every_epochs: 1,
+        resume: true,
+    };
+    let (straight, straight_history) = fit(&config(4), &data);
+    assert!(straight.info.best_epoch < 3, "{straight_history:?}");
+    fit_checkpointed(&config(3), &data, Some(&ck)).expect("first leg");
+    let (resumed, resumed_history) =
+        fit_checkpointed(&config(4), &data, Some(&ck)).expect("resumed");
+    assert_eq!(records(&resumed_history), records(&straight_history));
+    assert_eq!(resumed.info, straight.info);
+    assert_eq!(trainable_values(&resumed), trainable_values(&straight));
+    let fields = data.validation_fields();
+    assert_eq!(
+        resumed.predict(fields.view()).expect("predict"),
+        straight.predict(fields.view()).expect("predict")
+    );
+    // A checkpoint of another configuration is refused, as is one longer than the run.
+    let other = InverseFitConfig {
+        learning_rate: 0.02,
+        ..config(5)
+    };
+    assert!(matches!(
+        fit_checkpointed(&other, &data, Some(&ck)),
+        Err(LearnError::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        fit_checkpointed(&config(2), &data, Some(&ck)),
+        Err(LearnError::InvalidConfig(_))
+    ));
 }

@@ -4,6 +4,7 @@ use super::learn_common::{loss_plot, runtime};
 use super::pollok_common::{DesignSet, batch};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::learn::LearnError;
+use crate::learn::checkpoint::CheckpointConfig;
 use crate::learn::inverse_fit::{InverseFitConfig, Split, fit_inverse_cnn};
 
 /// The `inverse_cnn_fit` stage kind.
@@ -33,12 +34,18 @@ impl Stage for InverseCnnFitStage {
             };
             batch(&set, &ids, resolution).map_err(|e| LearnError::Loader(e.to_string()))
         };
+        let checkpoint = CheckpointConfig {
+            dir: ctx.resume_dir()?,
+            every_epochs: ctx.usize("checkpoint_every")?,
+            resume: true,
+        };
         let bar = ctx.progress("CNN epochs", epochs as u64);
         let (model, history) = fit_inverse_cnn(
             &rt.device,
             &config,
             set.train.len(),
             set.validation.len(),
+            Some(&checkpoint),
             &mut loader,
             &mut |r| {
                 bar.inc(1);
