@@ -16,8 +16,9 @@ Usage: pollok_torch_twin.py DIR [--epochs 4] [--batch 32] [--lr 0.1] [--step 4] 
 Needs torch and torchvision (not project dependencies).
 
 Measured (2 000 designs of inverse_design_pollok.toml at 64×64, batch 32, 12 epochs, step 4):
-  --lr 0.1   epoch-1 training RMSE 2.04, final validation RMSE 0.193 (mean predictor 0.343);
-             mexp at 0.1: test RMSE 0.27
+  --lr 0.1   epoch-1 training RMSE 2.04 / 2.92 / 2.04, final validation RMSE 0.193 / 0.273 /
+             0.254 for --seed 0 / 1 / 2 (mean predictor 0.343); mexp at 0.1: epoch-1 training
+             RMSE 2.87, final validation RMSE 0.283, test RMSE 0.274
   --lr 0.01  final validation RMSE 0.145; mexp: 0.154 (its test RMSE 0.145)
 --input-scale 20 (unit-std fields) changed nothing (BatchNorm follows conv1).
 """
