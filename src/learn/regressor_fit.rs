@@ -7,6 +7,7 @@
 use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -144,7 +145,9 @@ impl TrainTask for RegressorTask<'_> {
 }
 
 /// Trains the regressor on rows `train` of (`latents`, `targets`), reporting the validation
-/// MSE (standardised units, train-fitted scaling) on rows `validation` after every epoch.
+/// MSE (standardised units, train-fitted scaling) on rows `validation` after every epoch. A set
+/// `cancel` flag stops it before the next epoch with [`LearnError::Cancelled`].
+#[allow(clippy::too_many_arguments)] // data views, rows, cancel flag and callback are all distinct inputs
 pub fn fit_regressor(
     device: &Device,
     config: &RegressorFitConfig,
@@ -152,6 +155,7 @@ pub fn fit_regressor(
     targets: ArrayView2<'_, f32>,
     train: &[usize],
     validation: &[usize],
+    cancel: Option<&AtomicBool>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(TrainedRegressor, Vec<EpochRecord>), LearnError> {
     check_inputs(&config.model, latents, targets, train)?;
@@ -186,7 +190,7 @@ pub fn fit_regressor(
         validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
-        cancel: None,
+        cancel,
     };
     let outcome = run_epochs(&mut task, model, config.nadam.init(), &spec, on_epoch)?;
     let trained = TrainedRegressor {
@@ -202,6 +206,7 @@ pub fn fit_regressor(
 /// for `config.schedule.epochs` epochs and averages the per-epoch validation curves. The
 /// returned `best_epochs` is the epoch count to use for the final fit on all rows.
 /// Checkpointing is disabled inside the folds.
+#[allow(clippy::too_many_arguments)] // as fit_regressor, plus the fold count
 pub fn cross_validate_regressor(
     device: &Device,
     config: &RegressorFitConfig,
@@ -209,6 +214,7 @@ pub fn cross_validate_regressor(
     targets: ArrayView2<'_, f32>,
     rows: &[usize],
     folds: usize,
+    cancel: Option<&AtomicBool>,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord),
 ) -> Result<CvSummary, LearnError> {
     let fold_config = RegressorFitConfig {
@@ -227,6 +233,7 @@ pub fn cross_validate_regressor(
             targets,
             &fold.train,
             &fold.validation,
+            cancel,
             &mut |record| on_epoch(fold_index, record),
         )?;
         let curve = history

@@ -51,6 +51,7 @@ fn fit_predict_save_load() {
         y.view(),
         &train,
         &validation,
+        None,
         &mut |_| {},
     )
     .expect("training");
@@ -97,6 +98,7 @@ fn four_fold_cross_validation_picks_an_epoch_count() {
         y.view(),
         &rows,
         4,
+        None,
         &mut |fold, record| seen.push((fold, record.epoch)),
     )
     .expect("cross-validation");
@@ -119,7 +121,16 @@ fn input_shape_errors() {
     let (x, y) = problem();
     let bad = config(1);
     let narrow = x.slice(ndarray::s![.., ..4]);
-    let result = fit_regressor(&device, &bad, narrow, y.view(), &[0, 1], &[], &mut |_| {});
+    let result = fit_regressor(
+        &device,
+        &bad,
+        narrow,
+        y.view(),
+        &[0, 1],
+        &[],
+        None,
+        &mut |_| {},
+    );
     assert!(matches!(result, Err(LearnError::Shape(_))));
     let result = fit_regressor(
         &device,
@@ -128,6 +139,7 @@ fn input_shape_errors() {
         y.view(),
         &[0, 500],
         &[],
+        None,
         &mut |_| {},
     );
     assert!(matches!(result, Err(LearnError::Shape(_))));

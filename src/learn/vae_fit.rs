@@ -7,6 +7,7 @@
 use crate::learn::checkpoint::read_json;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -168,7 +169,8 @@ where
 }
 
 /// Trains a VAE on the samples `train` (validation loss on `validation` after every epoch),
-/// fetching each minibatch from `loader` as an `[b, S, S]` array.
+/// fetching each minibatch from `loader` as an `[b, S, S]` array. A set `cancel` flag stops it
+/// before the next epoch with [`LearnError::Cancelled`].
 ///
 /// `device` is the plain device; training uses its autodiff version. Returns the inference
 /// model and the per-epoch history. Errors on divergence (NaN/Inf loss) without returning or
@@ -179,6 +181,7 @@ pub fn fit_vae<L>(
     train: &[usize],
     validation: &[usize],
     loader: L,
+    cancel: Option<&AtomicBool>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(TrainedVae, Vec<EpochRecord>), LearnError>
 where
@@ -194,7 +197,7 @@ where
         validation,
         checkpoint: config.checkpoint.as_ref(),
         fingerprint: &fingerprint,
-        cancel: None,
+        cancel,
     };
     let mut task = VaeTask {
         loader,

@@ -48,6 +48,7 @@ fn fit(epochs: usize) -> (TrainedVae, Vec<EpochRecord>) {
         &train,
         &validation,
         stripes,
+        None,
         &mut |_| {},
     )
     .expect("VAE training")
@@ -129,7 +130,15 @@ fn loader_shape_errors_are_reported() {
     let device = Device::flex();
     let train: Vec<usize> = (0..8).collect();
     let wrong = |idx: &[usize]| Ok(Array3::<f32>::zeros((idx.len(), 16, 16)));
-    let result = fit_vae(&device, &small_config(1), &train, &[], wrong, &mut |_| {});
+    let result = fit_vae(
+        &device,
+        &small_config(1),
+        &train,
+        &[],
+        wrong,
+        None,
+        &mut |_| {},
+    );
     assert!(matches!(result, Err(LearnError::Shape(_))));
 }
 
@@ -178,8 +187,16 @@ fn training_is_independent_of_thread_count() {
     let run = |threads| {
         let runtime = LearnRuntime::new(BackendChoice::Flex, Some(threads), 0).expect("runtime");
         runtime.install(|| {
-            let (vae, history) =
-                fit_vae(&Device::flex(), &config, &train, &[], images, &mut |_| {}).expect("fit");
+            let (vae, history) = fit_vae(
+                &Device::flex(),
+                &config,
+                &train,
+                &[],
+                images,
+                None,
+                &mut |_| {},
+            )
+            .expect("fit");
             let batch = images(&[0, 1, 2]).expect("images");
             (
                 history[0].train_loss,
@@ -191,4 +208,26 @@ fn training_is_independent_of_thread_count() {
     let (loss_3, codes_3) = run(3);
     assert_eq!(loss_1.to_bits(), loss_3.to_bits());
     assert_eq!(codes_1, codes_3);
+}
+
+#[test]
+fn a_set_cancel_flag_stops_vae_training_before_its_first_epoch() {
+    let cancel = AtomicBool::new(true);
+    let train: Vec<usize> = (0..32).collect();
+    let mut epochs_seen = 0;
+    let result = fit_vae(
+        &Device::flex(),
+        &small_config(3),
+        &train,
+        &[],
+        stripes,
+        Some(&cancel),
+        &mut |_| epochs_seen += 1,
+    );
+    assert!(
+        matches!(result, Err(LearnError::Cancelled { epoch: 1 })),
+        "{:?}",
+        result.err()
+    );
+    assert_eq!(epochs_seen, 0);
 }

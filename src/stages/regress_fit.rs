@@ -111,6 +111,7 @@ impl Stage for RegressFitStage {
                 targets.view(),
                 &train,
                 folds,
+                Some(ctx.cancel_flag()),
                 &mut |_, _| bar.inc(1),
             )?;
             epochs = cv.best_epochs;
@@ -143,6 +144,7 @@ impl Stage for RegressFitStage {
             targets.view(),
             &train,
             &[],
+            Some(ctx.cancel_flag()),
             &mut |r| report(r),
         )?;
         ctx.check_cancelled()?;

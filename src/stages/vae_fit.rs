@@ -60,6 +60,7 @@ impl Stage for VaeFitStage {
             &train,
             &validation,
             image_loader(&set),
+            Some(ctx.cancel_flag()),
             &mut |r| {
                 report(r);
             },
