@@ -63,6 +63,7 @@ fn run(case: &Case, runtime: &LearnRuntime) {
         0,
         None,
         &mut loader,
+        None,
         &mut |record| seconds.push(record.seconds),
     )
     .expect("benchmark training");

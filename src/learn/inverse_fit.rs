@@ -205,7 +205,9 @@ fn targets_tensor(targets: ArrayView2<'_, f32>, device: &Device) -> Tensor<2> {
 /// the result is then bitwise that of an uninterrupted run. Records hold the
 /// training RMSE √(Σ_batches n_b·MSE_b / n_train) of the epoch's running predictions in
 /// `train_loss` and the validation RMSE in `val_loss`. A non-finite training or validation
-/// RMSE aborts with [`LearnError::Diverged`].
+/// RMSE aborts with [`LearnError::Diverged`]. A set `cancel` flag stops the run before the next
+/// epoch with [`LearnError::Cancelled`] (the last checkpoint lets a rerun resume).
+#[allow(clippy::too_many_arguments)] // sizes, checkpointing, loader, cancel flag and callback are distinct
 pub fn fit_inverse_cnn(
     device: &Device,
     config: &InverseFitConfig,
@@ -213,6 +215,7 @@ pub fn fit_inverse_cnn(
     n_validation: usize,
     checkpoint: Option<&CheckpointConfig>,
     loader: &mut FieldLoader<'_>,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(TrainedInverseCnn, Vec<EpochRecord>), LearnError> {
     config.validate()?;
@@ -255,6 +258,9 @@ pub fn fit_inverse_cnn(
         }
     }
     for epoch in history.len() + 1..=config.epochs {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(LearnError::Cancelled { epoch });
+        }
         let started = Instant::now();
         let lr = config.learning_rate_at(epoch);
         let order = shuffled(&train_indices, config.seed, epoch);

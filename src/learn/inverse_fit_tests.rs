@@ -122,6 +122,7 @@ fn fit_checkpointed(
         data.n_validation(),
         checkpoint,
         &mut loader,
+        None,
         &mut |_| {},
     )
 }
@@ -330,7 +331,7 @@ fn bad_batches_and_configs_are_rejected() {
     let device = Device::flex();
     let run = |config: &InverseFitConfig, loader: &mut FieldLoader<'_>| {
         let _guard = rng_lock();
-        fit_inverse_cnn(&device, config, 4, 0, None, loader, &mut |_| {}).map(|_| ())
+        fit_inverse_cnn(&device, config, 4, 0, None, loader, None, &mut |_| {}).map(|_| ())
     };
     let three_channels = |_: Split, idx: &[usize]| {
         Ok((
@@ -517,4 +518,32 @@ fn resumed_training_keeps_an_earlier_best_epoch() {
         fit_checkpointed(&config(2), &data, Some(&ck)),
         Err(LearnError::InvalidConfig(_))
     ));
+}
+
+#[test]
+fn a_cancel_flag_set_during_an_epoch_stops_before_the_next() {
+    let data = Dataset::new(8, 4, 1);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut epochs = Vec::new();
+    let _guard = rng_lock();
+    let mut loader = |split: Split, indices: &[usize]| data.batch(split, indices);
+    let result = fit_inverse_cnn(
+        &Device::flex(),
+        &config(3),
+        data.n_train,
+        data.n_validation(),
+        None,
+        &mut loader,
+        Some(&cancel),
+        &mut |r| {
+            epochs.push(r.epoch);
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        },
+    );
+    assert!(
+        matches!(result, Err(LearnError::Cancelled { epoch: 2 })),
+        "{:?}",
+        result.err()
+    );
+    assert_eq!(epochs, vec![1]);
 }

@@ -47,6 +47,7 @@ impl Stage for InverseCnnFitStage {
             set.validation.len(),
             Some(&checkpoint),
             &mut loader,
+            Some(ctx.cancel_flag()),
             &mut |r| {
                 bar.inc(1);
                 bar.message(format!(
