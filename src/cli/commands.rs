@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use super::output;
 use super::{CmdResult, ExecutorArgs, Selection};
+use crate::engine::FanOutMode;
 use crate::engine::cache::Cache;
 use crate::engine::executor::{Outcome, RunOptions, execute};
-use crate::engine::job_runner::{JobEnv, JobPart, run_ticket};
+use crate::engine::job_runner::{JobEnv, run_ticket};
 use crate::engine::maintenance::{self, RunGuard, human_bytes};
 use crate::engine::plan::{PlanState, statuses};
 use crate::engine::progress::ProgressView;
@@ -190,8 +191,8 @@ pub fn exec_job(
     install_interrupt_handler(false);
     let progress = ProgressView::new(1, false);
     let part = match slice {
-        Some((size, task)) => JobPart::Slice(task * size..(task + 1) * size),
-        None => JobPart::Whole,
+        Some((size, task)) => FanOutMode::Slice(task * size..(task + 1) * size),
+        None => FanOutMode::All,
     };
     let env = JobEnv {
         registry: &registry,

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use super::cache::Cache;
 use super::catalog::Catalog;
-use super::context::Stage;
+use super::context::{FanOutMode, Stage};
 use super::error::{EngineError, Result};
-use super::job_runner::{JobEnv, JobPart, PartOutcome, run_ticket};
+use super::job_runner::{JobEnv, PartOutcome, run_ticket};
 use super::plan::{Plan, input_digests};
 use super::progress::ProgressView;
 use super::record::Record;
@@ -224,7 +224,7 @@ fn worker(
         };
         let result = JobTicket::for_job(plan, i, &digests, &registry.catalog, cache)
             .map_err(|e| format!("stage {}: {e}", plan.jobs[i].stage.name))
-            .and_then(|ticket| run_ticket(&ticket, &JobPart::Whole, &env))
+            .and_then(|ticket| run_ticket(&ticket, &FanOutMode::All, &env))
             .and_then(|outcome| match outcome {
                 PartOutcome::Published { record, ran } => Ok((record, ran)),
                 _ => Err("internal error: a whole job neither published nor failed".into()),

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Mutex;
@@ -37,17 +36,6 @@ pub struct JobEnv<'a> {
     pub threads: usize,
 }
 
-/// Which part of a job to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobPart {
-    /// The whole job, publishing its outputs and record.
-    Whole,
-    /// Only count the items of a fan-out stage.
-    Count,
-    /// Compute and store the fan-out items of this range (no outputs, no record).
-    Slice(Range<usize>),
-}
-
 /// How a part of a job ended.
 #[derive(Debug, Clone)]
 pub enum PartOutcome {
@@ -58,16 +46,18 @@ pub enum PartOutcome {
         /// Whether it was computed now.
         ran: bool,
     },
-    /// The number of items of a fan-out stage ([`JobPart::Count`]).
+    /// The number of items of a fan-out stage ([`FanOutMode::Count`]).
     Counted(usize),
-    /// The slice's items are stored ([`JobPart::Slice`]).
+    /// The slice's items are stored ([`FanOutMode::Slice`]).
     SliceStored,
 }
 
-/// Runs `part` of the ticketed job. Errors are messages for people (with the log's path).
+/// Runs the ticketed job: whole (`FanOutMode::All`, publishing outputs and record), or, for a
+/// fan-out stage, only counting its items or computing one slice of them (nothing published).
+/// Errors are messages for people (with the log's path).
 pub fn run_ticket(
     ticket: &JobTicket,
-    part: &JobPart,
+    part: &FanOutMode,
     env: &JobEnv,
 ) -> std::result::Result<PartOutcome, String> {
     let cache = env.cache;
@@ -80,7 +70,7 @@ pub fn run_ticket(
     };
     if let Some(rec) = cached() {
         return Ok(match part {
-            JobPart::Slice(_) => PartOutcome::SliceStored,
+            FanOutMode::Slice(_) => PartOutcome::SliceStored,
             _ => PartOutcome::Published {
                 record: Box::new(rec),
                 ran: false,
@@ -90,7 +80,7 @@ pub fn run_ticket(
     // Slices of one job run at once by design (each item is published on its own); the whole
     // job takes the key's lock so two runs never compute the same key together.
     let lock = match part {
-        JobPart::Whole => {
+        FanOutMode::All => {
             let lock = KeyLock::acquire(cache, key, name, env.cancel, |holder| {
                 env.progress.println(&format!(
                     "waiting for stage {name} (key {}…): {holder}",
@@ -130,7 +120,7 @@ pub fn run_ticket(
     let inputs =
         materialize_inputs(cache, &ticket.inputs).map_err(|e| format!("stage {name}: {e}"))?;
     let label = match part {
-        JobPart::Slice(r) => format!("{}-{}-{}", &key[..16], r.start, r.end),
+        FanOutMode::Slice(r) => format!("{}-{}-{}", &key[..16], r.start, r.end),
         _ => key[..16].to_string(),
     };
     let staging = cache.staging_dir(&label).map_err(|e| e.to_string())?;
@@ -153,13 +143,9 @@ pub fn run_ticket(
         progress: env.progress,
         log: Mutex::new(log),
         threads: env.threads,
-        fan_out: match part {
-            JobPart::Whole => FanOutMode::All,
-            JobPart::Count => FanOutMode::Count,
-            JobPart::Slice(r) => FanOutMode::Slice(r.clone()),
-        },
+        fan_out: part.clone(),
     };
-    let announce = *part == JobPart::Whole;
+    let announce = *part == FanOutMode::All;
     if announce {
         env.progress.update(|t| t.running += 1);
         env.progress.println(&format!("▶ {name} ({kind})"));
@@ -190,12 +176,12 @@ pub fn run_ticket(
     };
     let interrupted = || env.cancel.load(Ordering::Relaxed);
     match (part, result) {
-        (JobPart::Count, Err(e)) if e.is::<FanOutCount>() => {
+        (FanOutMode::Count, Err(e)) if e.is::<FanOutCount>() => {
             let n = e.downcast_ref::<FanOutCount>().map_or(0, |c| c.0);
             let _ = fs::remove_dir_all(&staging);
             return Ok(PartOutcome::Counted(n));
         }
-        (JobPart::Slice(_), Err(e)) if e.is::<SliceDone>() && !interrupted() => {
+        (FanOutMode::Slice(_), Err(e)) if e.is::<SliceDone>() && !interrupted() => {
             let _ = fs::remove_dir_all(&staging);
             return Ok(PartOutcome::SliceStored);
         }
@@ -207,7 +193,7 @@ pub fn run_ticket(
             };
             return Err(fail(msg));
         }
-        (JobPart::Whole, Ok(())) => {}
+        (FanOutMode::All, Ok(())) => {}
         (_, Ok(())) => {
             return Err(fail(format!(
                 "stage {name} ({kind}) never called fan_out, so it cannot be split into cluster \

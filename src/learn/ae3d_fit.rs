@@ -10,7 +10,6 @@
 //! validation rows.
 
 use crate::learn::checkpoint::read_json;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -23,12 +22,13 @@ use super::ae3d::{
     Autoencoder3d, Autoencoder3dConfig, COMPONENTS, GRID, LATENT_DIM, ReconstructionLossWeights,
     reconstruction_terms,
 };
-use super::checkpoint::{CheckpointConfig, write_json_atomic};
+use super::checkpoint::CheckpointConfig;
 use super::dense::OutputActivation;
 use super::error::LearnError;
 use super::he_init::he_normal_init;
 use super::monitored_train::{MonitorSettings, MonitoredEpoch, run_monitored};
 use super::nadam::NadamConfig;
+use super::stable_ids::save_model_dir;
 use super::train::{BatchLoss, LoopConfig, RunSpec, StepContext, TrainTask};
 
 /// Values per state: 4·4·4 grains × 3 components.
@@ -367,10 +367,7 @@ impl TrainedAe3d {
 
     /// Writes `ae3d.bpk` (weights) and `ae3d.json` (loss weights, output layer) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
-        fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
-        let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
-        write_json_atomic(&dir.join(SPEC_FILE), &self.spec)
+        save_model_dir(dir, MODEL_FILE, self.model.clone(), SPEC_FILE, &self.spec)
     }
 
     /// Reads a model written by [`TrainedAe3d::save`] onto `device`.

@@ -2,7 +2,6 @@
 //! burnpack weight file plus a JSON side file.
 
 use crate::learn::checkpoint::read_json;
-use std::fs;
 use std::path::Path;
 
 use burn::module::Module;
@@ -10,10 +9,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView4, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::write_json_atomic;
 use super::device_rng::lock_device_rng;
 use super::error::LearnError;
 use super::inverse_cnn::{Architecture, DESIGN_PARAMETERS, FIELD_CHANNELS, InverseCnn};
+use super::stable_ids::save_model_dir;
 
 const MODEL_FILE: &str = "inverse_cnn.bpk";
 const META_FILE: &str = "inverse_cnn.json";
@@ -100,10 +99,7 @@ impl TrainedInverseCnn {
 
     /// Writes `inverse_cnn.bpk` (weights and BatchNorm statistics) and `inverse_cnn.json`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
-        fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
-        let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
-        write_json_atomic(&dir.join(META_FILE), &self.info)
+        save_model_dir(dir, MODEL_FILE, self.model.clone(), META_FILE, &self.info)
     }
 
     /// Reads a network written by [`TrainedInverseCnn::save`] onto `device`.

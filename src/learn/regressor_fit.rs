@@ -5,7 +5,6 @@
 //! loss is the MSE in standardised units, and predictions are mapped back to target units.
 
 use crate::learn::checkpoint::read_json;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -14,11 +13,12 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{CheckpointConfig, write_json_atomic};
+use super::checkpoint::CheckpointConfig;
 use super::cv::{CvSummary, k_folds, summarize};
 use super::error::LearnError;
 use super::nadam::NadamConfig;
 use super::regressor::{Regressor, RegressorConfig, Standardizer};
+use super::stable_ids::save_model_dir;
 use super::train::{
     BatchLoss, EpochRecord, LoopConfig, RunSpec, StepContext, TrainTask, run_epochs,
 };
@@ -278,14 +278,11 @@ impl TrainedRegressor {
 
     /// Writes `regressor.bpk` (weights) and `regressor.json` (architecture + standardiser).
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
-        fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
-        let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
         let meta = RegressorMeta {
             config: self.config,
             standardizer: self.standardizer.clone(),
         };
-        write_json_atomic(&dir.join(META_FILE), &meta)
+        save_model_dir(dir, MODEL_FILE, self.model.clone(), META_FILE, &meta)
     }
 
     /// Reads a model written by [`TrainedRegressor::save`] onto `device`.

@@ -9,7 +9,6 @@
 //! way, as Keras weights a `validation_split` with the split-off sample weights.
 
 use crate::learn::checkpoint::read_json;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -18,7 +17,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{CheckpointConfig, write_json_atomic};
+use super::checkpoint::CheckpointConfig;
 use super::dense::OutputActivation;
 use super::error::LearnError;
 use super::he_init::he_normal_init;
@@ -34,6 +33,7 @@ use super::rollout_windows::{
     enumerate_windows, gather,
 };
 use super::sample_weighting::weighted_batch_mean;
+use super::stable_ids::save_model_dir;
 use super::train::{BatchLoss, LoopConfig, RunSpec, StepContext, TrainTask};
 use super::validation_split::split_validation;
 
@@ -416,15 +416,12 @@ impl TrainedRollout {
 
     /// Writes `rollout.bpk` (weights) and `rollout.json` (spec, selected epoch) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
-        fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
-        let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
         let meta = RolloutMeta {
             spec: self.spec.clone(),
             selected_epoch: self.selected_epoch,
             stopped_early: self.stopped_early,
         };
-        write_json_atomic(&dir.join(SPEC_FILE), &meta)
+        save_model_dir(dir, MODEL_FILE, self.model.clone(), SPEC_FILE, &meta)
     }
 
     /// Reads a model written by [`TrainedRollout::save`] onto `device`.

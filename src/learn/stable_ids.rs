@@ -8,8 +8,24 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn_pack::{Bytes, Reader, Writer};
+use serde::Serialize;
 
+use super::checkpoint::write_json_atomic;
 use super::error::LearnError;
+
+/// Writes a model directory output: `model` as the burnpack `model_file` (stable ids) and
+/// `side` (architecture, scaling, …) as the JSON `side_file`, both inside `dir`.
+pub fn save_model_dir<M: Module, S: Serialize>(
+    dir: &Path,
+    model_file: &str,
+    model: M,
+    side_file: &str,
+    side: &S,
+) -> Result<(), LearnError> {
+    std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
+    save_reproducible(model, &dir.join(model_file))?;
+    write_json_atomic(&dir.join(side_file), side)
+}
 
 /// Saves `module` to the burnpack file `path` (which should end in `.bpk`) with stable tensor ids.
 pub fn save_reproducible<M: Module>(module: M, path: &Path) -> Result<(), LearnError> {

@@ -5,7 +5,6 @@
 //! minibatch by sample index, so the caller can stream or regenerate it.
 
 use crate::learn::checkpoint::read_json;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -16,9 +15,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{CheckpointConfig, write_json_atomic};
+use super::checkpoint::CheckpointConfig;
 use super::error::LearnError;
 use super::nadam::NadamConfig;
+use super::stable_ids::save_model_dir;
 use super::train::{
     BatchLoss, EpochRecord, LoopConfig, RunSpec, StepContext, TrainTask, run_epochs,
 };
@@ -287,10 +287,13 @@ impl TrainedVae {
 
     /// Writes `vae.bpk` (weights) and `vae.json` (architecture) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnError> {
-        fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
-        let path = dir.join(MODEL_FILE);
-        crate::learn::stable_ids::save_reproducible(self.model.clone(), &path)?;
-        write_json_atomic(&dir.join(CONFIG_FILE), &self.config)
+        save_model_dir(
+            dir,
+            MODEL_FILE,
+            self.model.clone(),
+            CONFIG_FILE,
+            &self.config,
+        )
     }
 
     /// Reads a model written by [`TrainedVae::save`] onto `device`.

@@ -11,9 +11,10 @@ use super::script::{JobArray, ScriptSpec};
 use super::tools::{QueueState, SlurmTools};
 use crate::engine::cache::Cache;
 use crate::engine::catalog::{Catalog, Resources};
+use crate::engine::context::FanOutMode;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::executor::{Outcome, Registry, RunReport};
-use crate::engine::job_runner::{JobEnv, JobPart, PartOutcome, publish_refs, run_ticket};
+use crate::engine::job_runner::{JobEnv, PartOutcome, publish_refs, run_ticket};
 use crate::engine::plan::{JobStatus, Plan, PlanState, input_digests};
 use crate::engine::progress::ProgressView;
 use crate::engine::record::Record;
@@ -179,6 +180,13 @@ impl Driver<'_> {
             .collect()
     }
 
+    fn in_flight_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::InFlight(_)))
+            .count()
+    }
+
     fn run_loop(&mut self) {
         let (min_pause, max_pause) = self.opts.poll;
         let mut pause = min_pause;
@@ -240,7 +248,7 @@ impl Driver<'_> {
                     Slot::Finished(Outcome::Cached | Outcome::Ran)
                 )
             });
-            if !ready || self.in_flight_ids().len() >= self.opts.max_jobs.max(1) {
+            if !ready || self.in_flight_count() >= self.opts.max_jobs.max(1) {
                 continue;
             }
             changed = true;
@@ -283,7 +291,7 @@ impl Driver<'_> {
             .store(self.cache, &ticket_path)
             .map_err(|e| e.to_string())?;
         let items = if fan_out {
-            match run_ticket(&ticket, &JobPart::Count, &self.env)? {
+            match run_ticket(&ticket, &FanOutMode::Count, &self.env)? {
                 PartOutcome::Counted(n) => n,
                 PartOutcome::Published { record, .. } => {
                     self.records[i] = Some(*record);
