@@ -345,7 +345,30 @@ fn no_cancel() -> AtomicBool {
 
 /// Relaxes `m` in `field` with a BB minimizer of torque tolerance `tol` (tesla).
 fn relax(field: &mut EffectiveField, m: &mut VectorField, tol: f64) -> RelaxOutcome {
-    let mut cfg = MinimizerConfig::barzilai_borwein(tol);
+    relax_with(MinimizerKind::BarzilaiBorwein, field, m, tol)
+}
+
+/// The two converged minimizers (BB and nonlinear CG) with torque tolerance `tol` (tesla).
+fn converged_minimizers(tol: f64) -> [MinimizerConfig; 2] {
+    [
+        MinimizerConfig::barzilai_borwein(tol),
+        MinimizerConfig::nonlinear_cg(tol),
+    ]
+}
+
+/// Relaxes `m` in `field` with minimizer `kind` (BB or NCG) of torque tolerance `tol` (tesla).
+fn relax_with(
+    kind: MinimizerKind,
+    field: &mut EffectiveField,
+    m: &mut VectorField,
+    tol: f64,
+) -> RelaxOutcome {
+    let [bb, ncg] = converged_minimizers(tol);
+    let mut cfg = if kind == MinimizerKind::NonlinearCg {
+        ncg
+    } else {
+        bb
+    };
     cfg.max_steps = 200_000;
     let mut minimizer = Minimizer::new(cfg, m.len()).expect("config");
     minimizer
@@ -481,8 +504,12 @@ fn t3_single_grain_stoner_wohlfarth() {
     let mut opts = CurveOptions::kovacs(&material);
     opts.demag = None;
     // Remanence to 1e-6 needs the angle to 1e-6: |G| ≈ μ0HA·δ, so tol = 1e-7·μ0HA.
-    opts.minimizer.torque_tol = 1e-7 * material.mu0_ha();
-    for (deg, h_sw_ref) in [(10.0_f64, 0.673805), (30.0, 0.524016), (45.0, 0.5)] {
+    let cases = [(10.0_f64, 0.673805), (30.0, 0.524016), (45.0, 0.5)];
+    for (minimizer, (deg, h_sw_ref)) in converged_minimizers(1e-7 * material.mu0_ha())
+        .into_iter()
+        .flat_map(|mc| cases.map(|c| (mc, c)))
+    {
+        opts.minimizer = minimizer;
         let psi = deg.to_radians();
         let h_sw = sw_switching_field(psi);
         assert!((h_sw - h_sw_ref).abs() < 1e-6, "{h_sw}");
@@ -501,7 +528,8 @@ fn t3_single_grain_stoner_wohlfarth() {
         // Switching happens at the first field step past −h_sw.
         assert!(
             c.h[k] < -h_sw && c.h[k - 1] >= -h_sw,
-            "{deg}°: switched at {}",
+            "{:?} {deg}°: switched at {}",
+            minimizer.kind,
             c.h[k]
         );
         let a = c.anchors();
@@ -534,7 +562,6 @@ fn t4_non_interacting_ensemble_anchors() {
     let mesh = Mesh::new([nx, ny, 1], [2e-9, 2e-9, 36e-6]).expect("mesh");
     let mut opts = CurveOptions::kovacs(&material);
     opts.demag = None;
-    opts.minimizer.torque_tol = 1e-5 * material.mu0_ha();
     let reference = [
         (
             45.0_f64,
@@ -545,7 +572,11 @@ fn t4_non_interacting_ensemble_anchors() {
             [0.93422, 0.63662, -0.11756, -0.21752, -0.30193, -0.50876],
         ),
     ];
-    for (deg, want) in reference {
+    for (minimizer, (deg, want)) in converged_minimizers(1e-5 * material.mu0_ha())
+        .into_iter()
+        .flat_map(|mc| reference.map(|r| (mc, r)))
+    {
+        opts.minimizer = minimizer;
         let theta0 = deg.to_radians();
         let n = nx * ny;
         let angles = ndarray::Array2::from_shape_fn((ny, nx), |(iy, ix)| {
@@ -574,7 +605,11 @@ fn t4_non_interacting_ensemble_anchors() {
         );
         for (k, (g, w)) in got.iter().zip(want).enumerate() {
             let tol = if k < 2 { 2e-5 } else { 2e-4 };
-            assert!((g - w).abs() < tol, "{deg}° anchor {k}: {g} vs {w}");
+            assert!(
+                (g - w).abs() < tol,
+                "{:?} {deg}° anchor {k}: {g} vs {w}",
+                minimizer.kind
+            );
         }
     }
 }
@@ -606,9 +641,14 @@ fn t5_one_dimensional_wall_energy() {
 // ---------------------------------------------------------------- T6 grid pinning
 
 /// Relaxed 180° wall in an Nd2Fe14B chain of cubic cells of size `d`, relaxed at h = 0 and
-/// then at each field of `fields` (HA units, along +y, favouring the left domain). Returns the
-/// wall energy per area in mJ/m² at zero field and the final state.
-fn chain_wall(d: f64, cells: usize, fields: &[f64]) -> (f64, VectorField) {
+/// then at each field of `fields` (HA units, along +y, favouring the left domain) by minimizer
+/// `kind`. Returns the wall energy per area in mJ/m² at zero field and the final state.
+fn chain_wall_with(
+    kind: MinimizerKind,
+    d: f64,
+    cells: usize,
+    fields: &[f64],
+) -> (f64, VectorField) {
     let mesh = Mesh::new([cells, 1, 1], [d, d, d]).expect("mesh");
     let material = Material::nd2fe14b();
     let axes = VectorField::uniform(cells, [0.0, 1.0, 0.0]);
@@ -620,24 +660,29 @@ fn chain_wall(d: f64, cells: usize, fields: &[f64]) -> (f64, VectorField) {
         m.set(i, [0.1, my, 0.0]);
     }
     let tol = 1e-6 * material.mu0_ha();
-    assert!(relax(&mut field, &mut m, tol).converged);
+    assert!(relax_with(kind, &mut field, &mut m, tol).converged);
     let sigma = field.energies(&m).total() / (d * d) * 1e3;
     for &h in fields {
         field.set_applied_field([0.0, h * material.mu0_ha(), 0.0]);
-        assert!(relax(&mut field, &mut m, tol).converged);
+        assert!(relax_with(kind, &mut field, &mut m, tol).converged);
     }
     (sigma, m)
 }
 
 #[test]
 fn t6_grid_pinning_wall_energies() {
-    // d = 2 nm: the wall stays abrupt (one cell pair antiparallel), σ = 4A/d.
-    let (sigma, m) = chain_wall(2e-9, 60, &[]);
-    assert!((sigma - 16.000).abs() < 5e-4, "σ(2 nm) = {sigma}");
-    assert!(m.y[29] > 0.999_999 && m.y[30] < -0.999_999);
-    for (d, cells, want) in [(1e-9, 120, 22.620), (0.5e-9, 240, 23.057)] {
-        let (sigma, _) = chain_wall(d, cells, &[]);
-        assert!((sigma - want).abs() < 5e-4, "σ({d}) = {sigma} vs {want}");
+    for kind in [MinimizerKind::BarzilaiBorwein, MinimizerKind::NonlinearCg] {
+        // d = 2 nm: the wall stays abrupt (one cell pair antiparallel), σ = 4A/d.
+        let (sigma, m) = chain_wall_with(kind, 2e-9, 60, &[]);
+        assert!((sigma - 16.000).abs() < 5e-4, "{kind:?} σ(2 nm) = {sigma}");
+        assert!(m.y[29] > 0.999_999 && m.y[30] < -0.999_999);
+        for (d, cells, want) in [(1e-9, 120, 22.620), (0.5e-9, 240, 23.057)] {
+            let (sigma, _) = chain_wall_with(kind, d, cells, &[]);
+            assert!(
+                (sigma - want).abs() < 5e-4,
+                "{kind:?} σ({d}) = {sigma} vs {want}"
+            );
+        }
     }
     // All below the continuum 4√(A K1) = 23.186 mJ/m².
     let continuum = 4.0 * (8e-12_f64 * 4.2e6).sqrt() * 1e3;
@@ -649,10 +694,12 @@ fn t6_grid_pinning_wall_energies() {
 #[test]
 fn t6_abrupt_wall_is_pinned_below_anisotropy_field() {
     let fields: Vec<f64> = (1..=19).map(|k| 0.05 * k as f64).collect();
-    let (_, m) = chain_wall(2e-9, 60, &fields);
-    let mean = m.mean()[1];
-    assert!(mean.abs() < 0.02, "wall moved: <my> = {mean}");
-    assert!(m.y[29] > 0.99 && m.y[30] < -0.99);
+    for kind in [MinimizerKind::BarzilaiBorwein, MinimizerKind::NonlinearCg] {
+        let (_, m) = chain_wall_with(kind, 2e-9, 60, &fields);
+        let mean = m.mean()[1];
+        assert!(mean.abs() < 0.02, "{kind:?}: wall moved: <my> = {mean}");
+        assert!(m.y[29] > 0.99 && m.y[30] < -0.99);
+    }
 }
 
 // ---------------------------------------------------------------- T7 µMAG standard problem 4
@@ -684,6 +731,41 @@ fn t7_standard_problem_4_remanent_state() {
     assert!((mean[0] - 0.966962).abs() < 2e-6, "{mean:?}");
     assert!((mean[1] - 0.12529).abs() < 1e-5, "{mean:?}");
     assert!(mean[2].abs() < 1e-12, "{mean:?}");
+}
+
+/// The remanent state of standard problem 4 restricted to in-plane magnetization, by BB and
+/// by nonlinear CG (the in-plane angle formulation needs m_z ≡ 0): both minimizers land in the
+/// same state, within 1e-5 of the 3D reference (the constraint moves ⟨m_x⟩ by ~4e-6: the 3D
+/// s-state has small out-of-plane components of zero mean).
+#[test]
+fn t7_standard_problem_4_in_plane_bb_and_nonlinear_cg_agree() {
+    let mesh = Mesh::new([128, 32, 1], [500e-9 / 128.0, 125e-9 / 32.0, 3e-9]).expect("mesh");
+    let material = Material::from_ms(1.3e-11, 8e5, 0.0);
+    let n = mesh.n_cells();
+    let spectra = std::sync::Arc::new(DemagSpectra::new(&mesh, &newell3d()).expect("kernel"));
+    let means = [MinimizerKind::BarzilaiBorwein, MinimizerKind::NonlinearCg].map(|kind| {
+        let axes = VectorField::uniform(n, [1.0, 0.0, 0.0]);
+        let mut field = EffectiveField::new(
+            &mesh,
+            &material,
+            axes,
+            Some(spectra.clone()),
+            MagnetizationMode::InPlane,
+        )
+        .expect("field");
+        let mut m = VectorField::uniform(n, [1.0, 0.1, 0.0]);
+        m.normalize();
+        assert!(relax_with(kind, &mut field, &mut m, 1e-7).converged);
+        m.mean()
+    });
+    for mean in &means {
+        assert!((mean[0] - 0.966962).abs() < 1e-5, "{means:?}");
+        assert!((mean[1] - 0.12529).abs() < 1e-5, "{means:?}");
+    }
+    // Measured: 3.5e-7 and 1.0e-6 apart; the stopping test (torque < 1e-7 T) leaves the soft
+    // s-state mode free to ~1e-6.
+    assert!((means[0][0] - means[1][0]).abs() < 2e-6, "{means:?}");
+    assert!((means[0][1] - means[1][1]).abs() < 2e-6, "{means:?}");
 }
 
 // ---------------------------------------------------------------- T8 trends
@@ -873,4 +955,133 @@ fn fidimag_compat_mode_runs_with_fixed_step() {
     let (a, b) = (bb.anchors(), compat.anchors());
     assert!((a.mr.expect("mr") - b.mr.expect("mr")).abs() < 0.01);
     assert!((a.hc.value().expect("hc") - b.hc.value().expect("hc")).abs() < 0.1);
+}
+
+// ---------------------------------------------------------------- nonlinear CG and predictor
+
+/// Two grains side by side (axes 10° and 45° from the field), weakly exchange-coupled
+/// (A = 0.4 pJ/m, 5 % of Nd2Fe14B's), with demag: they reverse in several separate events. BB
+/// (τmax 0.3, with and without the continuation predictor) must reverse them at the same field
+/// steps, in the same order, to the same states as small-step BB (τmax 0.03): no metastable
+/// state skipped.
+#[test]
+fn two_weakly_coupled_grains_switch_in_the_same_sequence() {
+    weakly_coupled_grains_against_small_step_bb(false);
+}
+
+/// The same check for nonlinear CG. Known failure (issue 11, documented in the README): with
+/// the 0.1 rad rotation cap NCG reverses these grains in 6 events instead of BB's 4.
+#[test]
+#[ignore = "known failure of minimizer = ncg (issue 11): it skips metastable states here"]
+fn two_weakly_coupled_grains_switch_in_the_same_sequence_nonlinear_cg() {
+    weakly_coupled_grains_against_small_step_bb(true);
+}
+
+/// Compares BB (or, with `ncg`, nonlinear CG) with and without the predictor against
+/// small-step BB on the two-grain structure.
+fn weakly_coupled_grains_against_small_step_bb(ncg: bool) {
+    let material = Material {
+        exchange_a: 0.4e-12,
+        ..Material::nd2fe14b()
+    };
+    let (nx, ny) = (16, 8);
+    let mesh = Mesh::new([nx, ny, 1], [2e-9, 2e-9, 36e-6]).expect("mesh");
+    let angles = ndarray::Array2::from_shape_fn((ny, nx), |(_, ix)| {
+        if ix < nx / 2 { 10f64 } else { 45.0 }.to_radians()
+    });
+    let tol = 1e-5 * material.mu0_ha();
+    let curve = |minimizer: MinimizerConfig, predictor_max_turn: f64| {
+        let opts = CurveOptions {
+            minimizer,
+            predictor_max_turn,
+            ..CurveOptions::kovacs(&material)
+        };
+        let c = demag_curve(
+            &mesh,
+            &material,
+            angles.view(),
+            &opts,
+            &mut |_, _| {},
+            &no_cancel(),
+        )
+        .expect("curve");
+        assert!(c.all_converged());
+        c
+    };
+    // Field steps where M drops by more than 0.1 Ms: the switching events.
+    let events = |c: &DemagCurve| -> Vec<usize> {
+        (1..c.m.len())
+            .filter(|&k| c.m[k - 1] - c.m[k] > 0.1)
+            .collect()
+    };
+    let [bb, _] = converged_minimizers(tol);
+    let small_steps = MinimizerConfig {
+        tau_max: 0.03,
+        ..bb
+    };
+    let reference = curve(small_steps, 0.0);
+    let sequence = events(&reference);
+    assert!(sequence.len() >= 2, "separate reversals: {sequence:?}");
+    let candidate = if ncg {
+        MinimizerConfig::nonlinear_cg(tol)
+    } else {
+        bb
+    };
+    for (minimizer, predictor) in [(candidate, 0.0), (candidate, 0.05)] {
+        let c = curve(minimizer, predictor);
+        assert_eq!(
+            events(&c),
+            sequence,
+            "{:?} predictor {predictor}",
+            minimizer.kind
+        );
+        for (a, b) in c.m.iter().zip(&reference.m) {
+            assert!((a - b).abs() < 1e-4, "{:?}: M {a} vs {b}", minimizer.kind);
+        }
+    }
+}
+
+/// The continuation predictor changes where each field step starts, not where it ends: on a
+/// smooth (switching-free) part of a curve it leaves M within the tolerance and saves
+/// minimizer iterations.
+#[test]
+fn predictor_saves_iterations_on_smooth_branches() {
+    let material = Material::nd2fe14b();
+    let mesh = Mesh::new([24, 24, 1], [2e-9, 2e-9, 36e-6]).expect("mesh");
+    let angles = voronoi_angles(24, 24, 6, 0.6, 5);
+    let sweep = SweepOptions {
+        h_start: 1.0,
+        h_end: 0.0,
+        ..SweepOptions::default()
+    };
+    for minimizer in converged_minimizers(1e-5 * material.mu0_ha()) {
+        let run = |predictor_max_turn: f64| {
+            let opts = CurveOptions {
+                minimizer,
+                sweep,
+                predictor_max_turn,
+                ..CurveOptions::kovacs(&material)
+            };
+            demag_curve(
+                &mesh,
+                &material,
+                angles.view(),
+                &opts,
+                &mut |_, _| {},
+                &no_cancel(),
+            )
+            .expect("curve")
+        };
+        let (plain, predicted) = (run(0.0), run(0.05));
+        for (a, b) in plain.m.iter().zip(&predicted.m) {
+            assert!((a - b).abs() < 1e-5, "{:?}: M {a} vs {b}", minimizer.kind);
+        }
+        assert!(
+            predicted.total_iterations() < plain.total_iterations(),
+            "{:?}: {} vs {} iterations",
+            minimizer.kind,
+            predicted.total_iterations(),
+            plain.total_iterations()
+        );
+    }
 }

@@ -34,6 +34,11 @@ impl UniaxialAnisotropy {
         })
     }
 
+    /// Field coefficient 2K1/Ms = μ0·HA (tesla): `B_an = coefficient·(m·u)u`.
+    pub fn coefficient(&self) -> f64 {
+        self.coeff
+    }
+
     /// Per-cell unit axes.
     pub fn axes(&self) -> &VectorField {
         &self.axes

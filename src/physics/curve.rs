@@ -13,6 +13,7 @@ use super::field::{EffectiveField, MagnetizationMode};
 use super::material::Material;
 use super::mesh::Mesh;
 use super::minimizer::{Minimizer, MinimizerConfig};
+use super::ncg::NcgOptions;
 use super::vector_field::VectorField;
 
 /// Field sweep. Fields are in units of the anisotropy field HA, along the in-plane direction
@@ -90,6 +91,12 @@ pub struct CurveOptions {
     pub demag: Option<KernelOptions>,
     /// In-plane (paper, default) or full 3D magnetization.
     pub mode: MagnetizationMode,
+    /// Predictor of the next field step's start state (in-plane only; 0 switches it off): when
+    /// no cell turned by more than this angle (radians) over the last field step, each cell is
+    /// turned once more by its last turn before relaxing (linear extrapolation along the curve,
+    /// a continuation predictor). After an avalanche the start state is the relaxed state, as
+    /// without a predictor.
+    pub predictor_max_turn: f64,
 }
 
 impl CurveOptions {
@@ -101,6 +108,21 @@ impl CurveOptions {
             minimizer: MinimizerConfig::barzilai_borwein(1e-4 * material.mu0_ha()),
             demag: Some(KernelOptions::default()),
             mode: MagnetizationMode::InPlane,
+            predictor_max_turn: 0.0,
+        }
+    }
+}
+
+impl CurveOptions {
+    /// [`CurveOptions::kovacs`] with the nonlinear CG minimizer ([`NcgOptions::for_material`])
+    /// and the continuation predictor on (cells that turned by at most 0.05 rad).
+    pub fn kovacs_ncg(material: &Material) -> Self {
+        let mut minimizer = MinimizerConfig::nonlinear_cg(1e-4 * material.mu0_ha());
+        minimizer.ncg = NcgOptions::for_material(material);
+        Self {
+            minimizer,
+            predictor_max_turn: 0.05,
+            ..Self::kovacs(material)
         }
     }
 }
@@ -121,8 +143,10 @@ pub struct DemagCurve {
     pub m: Vec<f64>,
     /// Accepted minimizer steps per field step.
     pub iterations: Vec<usize>,
-    /// Effective-field evaluations per field step.
+    /// Effective-field evaluations per field step (each also yields the energy).
     pub evaluations: Vec<usize>,
+    /// Rejected trial steps per field step (BB backtracks, NCG line-search trials).
+    pub rejected: Vec<usize>,
     /// Total energy density E/V (J/m³) of the relaxed state.
     pub energy_density: Vec<f64>,
     /// Whether the stopping criterion was met (false: `max_steps` hit).
@@ -140,6 +164,11 @@ impl DemagCurve {
     /// Sum of field evaluations over the sweep.
     pub fn total_evaluations(&self) -> usize {
         self.evaluations.iter().sum()
+    }
+
+    /// Sum of rejected trial steps over the sweep.
+    pub fn total_rejected(&self) -> usize {
+        self.rejected.iter().sum()
     }
 
     /// True when every field step converged.
@@ -254,6 +283,9 @@ impl DemagCurveSolver {
         let dir = sweep.direction();
         let start = sweep.field_angle + sweep.initial_tilt;
         let mut m = VectorField::uniform(n, [start.sin(), start.cos(), 0.0]);
+        let predict = self.opts.predictor_max_turn > 0.0 && self.opts.mode.ncomp() == 2;
+        let mut previous = predict.then(|| m.clone());
+        let mut predictable = false;
         let mu0_ha = self.material.mu0_ha();
         let energy_to_density = field.energy_scale() / self.mesh.volume();
         let total = self.fields.len();
@@ -262,13 +294,27 @@ impl DemagCurveSolver {
             m: Vec::with_capacity(total),
             iterations: Vec::with_capacity(total),
             evaluations: Vec::with_capacity(total),
+            rejected: Vec::with_capacity(total),
             energy_density: Vec::with_capacity(total),
             converged: Vec::with_capacity(total),
             max_torque: Vec::with_capacity(total),
         };
         for (k, &h) in self.fields.iter().enumerate() {
             field.set_applied_field(dir.map(|d| d * h * mu0_ha));
+            if let Some(prev) = previous.as_mut() {
+                // prev holds the state before the last relaxation; predict from (prev, m).
+                if predictable {
+                    extrapolate_in_plane(prev, &m);
+                    std::mem::swap(prev, &mut m);
+                } else {
+                    prev.copy_from(&m);
+                }
+            }
             let out = minimizer.relax(&mut field, &mut m, cancel)?;
+            if let Some(prev) = previous.as_mut() {
+                // The relaxed state m against the relaxed state of the last field step.
+                predictable = k > 0 && max_turn_in_plane(prev, &m) <= self.opts.predictor_max_turn;
+            }
             let mean = m.mean();
             let mh = mean[0] * dir[0] + mean[1] * dir[1] + mean[2] * dir[2];
             if !out.converged {
@@ -285,6 +331,7 @@ impl DemagCurveSolver {
             curve.m.push(mh);
             curve.iterations.push(out.steps);
             curve.evaluations.push(out.evaluations);
+            curve.rejected.push(out.rejected);
             curve
                 .energy_density
                 .push(out.reduced_energy * energy_to_density);
@@ -293,6 +340,32 @@ impl DemagCurveSolver {
             progress(k + 1, total);
         }
         Ok(curve)
+    }
+}
+
+/// Largest in-plane angle between corresponding cells of two unit fields (radians).
+fn max_turn_in_plane(a: &VectorField, b: &VectorField) -> f64 {
+    let mut min_cos = 1.0_f64;
+    for i in 0..a.len() {
+        let c = a.x[i] * b.x[i] + a.y[i] * b.y[i];
+        if c < min_cos {
+            min_cos = c;
+        }
+    }
+    min_cos.clamp(-1.0, 1.0).acos()
+}
+
+/// Overwrites `prev` with `m` turned once more, cell by cell, by the rotation that took `prev`
+/// to `m` (no trigonometric calls: the rotation's cosine and sine are a dot and a cross product).
+fn extrapolate_in_plane(prev: &mut VectorField, m: &VectorField) {
+    for i in 0..m.len() {
+        let (ax, ay, bx, by) = (prev.x[i], prev.y[i], m.x[i], m.y[i]);
+        let (c, s) = (ax * bx + ay * by, ay * bx - ax * by);
+        let x = bx * c + by * s;
+        let y = by * c - bx * s;
+        let f = 0.5 * (3.0 - (x * x + y * y));
+        prev.x[i] = x * f;
+        prev.y[i] = y * f;
     }
 }
 

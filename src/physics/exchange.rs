@@ -70,3 +70,21 @@ fn add_row(b: &mut [f64], row: &[f64], up: &[f64], down: &[f64], cx: f64, cy: f6
         b[i] += cx * ((left[i] - c) + (right[i] - c)) + cy * ((up[i] - c) + (down[i] - c));
     }
 }
+
+impl Exchange {
+    /// Per-cell self-coupling Σ_nb c_axis (tesla): the sum of the coupling constants of the
+    /// neighbours that exist (free boundary). `−self_coupling[i]·m_i` is the part of `B_ex,i`
+    /// that depends on m_i itself; the minimizer's preconditioner needs it.
+    pub fn self_coupling(&self) -> Vec<f64> {
+        let (nx, ny) = (self.nx, self.ny);
+        let mut out = vec![0.0; nx * ny];
+        for y in 0..ny {
+            for x in 0..nx {
+                let horizontal = usize::from(x > 0) + usize::from(x + 1 < nx);
+                let vertical = usize::from(y > 0) + usize::from(y + 1 < ny);
+                out[y * nx + x] = horizontal as f64 * self.cx + vertical as f64 * self.cy;
+            }
+        }
+        out
+    }
+}

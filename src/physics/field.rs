@@ -188,6 +188,22 @@ impl EffectiveField {
         -0.5 * s + n as f64 * k
     }
 
+    /// Per-cell exchange self-coupling (tesla; zeros without exchange), see
+    /// [`Exchange::self_coupling`].
+    pub fn exchange_self_coupling(&self) -> Vec<f64> {
+        match &self.exchange {
+            Some(ex) => ex.self_coupling(),
+            None => vec![0.0; self.n],
+        }
+    }
+
+    /// Anisotropy coefficient μ0·HA (tesla) and per-cell unit axes, if anisotropy is on.
+    pub fn anisotropy_axes(&self) -> Option<(f64, &VectorField)> {
+        self.anisotropy
+            .as_ref()
+            .map(|a| (a.coefficient(), a.axes()))
+    }
+
     /// Energy of every term in joules (diagnostic; allocates).
     pub fn energies(&mut self, m: &VectorField) -> EnergyTerms {
         let ncomp = self.mode.ncomp();

@@ -1,10 +1,12 @@
 //! Energy minimization by curvilinear steepest descent with Barzilai–Borwein step sizes
-//! (Exl et al., J. Appl. Phys. 115, 17D118 (2014)), plus a fidimag-compatible fixed-step mode.
+//! (Exl et al., J. Appl. Phys. 115, 17D118 (2014)), by preconditioned nonlinear conjugate
+//! gradient in the cell angles ([`super::ncg`]), plus a fidimag-compatible fixed-step mode.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::PhysicsError;
 use super::field::EffectiveField;
+use super::ncg::{NcgLimits, NcgOptions, NcgWorkspace};
 use super::vector_field::{LANES, VectorField};
 
 /// Which iteration to run.
@@ -16,6 +18,9 @@ pub enum MinimizerKind {
     /// fidimag < 4.0 as it actually ran: constant τ = `compat_tau`, stop when no cell moves more
     /// than `compat_dm_tol` in one step (after at least two steps), at most `max_steps` steps.
     FidimagCompat,
+    /// Preconditioned nonlinear conjugate gradient in the cell angles with a capped rotation per
+    /// step (in-plane magnetization only); same torque stopping test as BB.
+    NonlinearCg,
 }
 
 /// Non-monotone sufficient-decrease test (Grippo–Lampariello–Lucidi) for BB steps: accept m⁺
@@ -67,6 +72,8 @@ pub struct MinimizerConfig {
     pub compat_tau: f64,
     /// Compat: stop when max_i |Δm_i| falls below this.
     pub compat_dm_tol: f64,
+    /// NCG: line-search and preconditioner settings.
+    pub ncg: NcgOptions,
 }
 
 impl MinimizerConfig {
@@ -89,6 +96,17 @@ impl MinimizerConfig {
             energy_guard: Some(EnergyGuard::default()),
             compat_tau: 1e-2,
             compat_dm_tol: 1e-3,
+            ncg: NcgOptions::default(),
+        }
+    }
+
+    /// Preconditioned nonlinear CG with torque tolerance `torque_tol` (tesla), default
+    /// [`NcgOptions`], at most 20 000 steps per relaxation.
+    pub fn nonlinear_cg(torque_tol: f64) -> Self {
+        Self {
+            kind: MinimizerKind::NonlinearCg,
+            energy_guard: None,
+            ..Self::barzilai_borwein(torque_tol)
         }
     }
 
@@ -117,6 +135,7 @@ impl MinimizerConfig {
                     })
             }
             MinimizerKind::FidimagCompat => pos(self.compat_tau) && pos(self.compat_dm_tol),
+            MinimizerKind::NonlinearCg => pos(self.torque_tol) && self.ncg.is_valid(),
         };
         if ok {
             Ok(())
@@ -131,8 +150,11 @@ impl MinimizerConfig {
 pub struct RelaxOutcome {
     /// Accepted steps.
     pub steps: usize,
-    /// Effective-field evaluations (steps + 1 + rejected trials).
+    /// Effective-field evaluations (steps + 1 + rejected trials). Each evaluation yields the
+    /// field and the energy together, so this is also the number of energy evaluations.
     pub evaluations: usize,
+    /// Trial steps that were rejected (BB: energy-guard backtracks; NCG: line-search trials).
+    pub rejected: usize,
     /// Stopping criterion met (false when `max_steps` was hit).
     pub converged: bool,
     /// max_i |m_i × (m_i × B_i)| of the final state (tesla).
@@ -151,6 +173,7 @@ pub struct Minimizer {
     g_new: VectorField,
     m_new: VectorField,
     window: Vec<f64>,
+    ncg: Option<NcgWorkspace>,
 }
 
 /// The first `NC` component slices of `f`, each of length `n`.
@@ -317,6 +340,7 @@ impl Minimizer {
             g_new: VectorField::zeros(n),
             m_new: VectorField::zeros(n),
             window: vec![0.0; window],
+            ncg: (config.kind == MinimizerKind::NonlinearCg).then(|| NcgWorkspace::new(n)),
         })
     }
 
@@ -349,6 +373,25 @@ impl Minimizer {
             (MinimizerKind::BarzilaiBorwein, _) => self.relax_bb::<3>(field, m, cancel),
             (MinimizerKind::FidimagCompat, 2) => self.relax_compat::<2>(field, m, cancel),
             (MinimizerKind::FidimagCompat, _) => self.relax_compat::<3>(field, m, cancel),
+            (MinimizerKind::NonlinearCg, 2) => {
+                let limits = NcgLimits {
+                    torque_tol: self.config.torque_tol,
+                    max_steps: self.config.max_steps,
+                };
+                let n = m.len();
+                self.ncg.get_or_insert_with(|| NcgWorkspace::new(n)).relax(
+                    &self.config.ncg,
+                    &limits,
+                    field,
+                    m,
+                    cancel,
+                )
+            }
+            (MinimizerKind::NonlinearCg, _) => Err(PhysicsError::InvalidOption(
+                "the ncg minimizer works in the cell angles of in-plane magnetization; use bb for \
+                 full_3d"
+                    .into(),
+            )),
         }
     }
 
@@ -367,6 +410,7 @@ impl Minimizer {
         let mut tau = cfg.tau_initial;
         let tol2 = cfg.torque_tol * cfg.torque_tol;
         let mut steps = 0;
+        let mut rejected = 0;
         let converged = loop {
             if !gsum2.is_finite() {
                 return Err(PhysicsError::NonFinite(
@@ -398,6 +442,7 @@ impl Minimizer {
                     if !accept && backtracks < guard.max_backtracks {
                         tau_try /= guard.shrink;
                         backtracks += 1;
+                        rejected += 1;
                         continue;
                     }
                 }
@@ -423,6 +468,7 @@ impl Minimizer {
         Ok(RelaxOutcome {
             steps,
             evaluations,
+            rejected,
             converged,
             max_torque: gmax2.sqrt(),
             reduced_energy: energy,
@@ -467,6 +513,7 @@ impl Minimizer {
         Ok(RelaxOutcome {
             steps,
             evaluations,
+            rejected: 0,
             converged,
             max_torque: gmax2.sqrt(),
             reduced_energy: energy,

@@ -3,7 +3,8 @@
 //! - Kovacs et al.: 2D Voronoi grain structures ([`grains`]) and a fidimag-class micromagnetic
 //!   energy minimizer — exchange, uniaxial anisotropy, Zeeman and FFT demag on a single-layer
 //!   finite-difference mesh (one file per energy term, as in mumax3's engine), relaxed by
-//!   curvilinear steepest descent with Barzilai–Borwein steps, swept along a demagnetization
+//!   curvilinear steepest descent with Barzilai–Borwein steps or preconditioned nonlinear
+//!   conjugate gradient in the cell angles ([`ncg`]), swept along a demagnetization
 //!   curve ([`curve`]), and its anchor points ([`anchors`]). One structure is solved on one
 //!   thread, so results are bitwise identical whatever the thread count.
 //! - Kornell et al.: Stoner–Wohlfarth particles ([`stoner_wohlfarth`]), cubic grains and the
@@ -26,6 +27,7 @@ pub mod grains;
 pub mod material;
 pub mod mesh;
 pub mod minimizer;
+pub mod ncg;
 pub mod padded_fft;
 pub mod prism;
 pub mod prism_design;
@@ -46,4 +48,5 @@ pub use field::{EffectiveField, EnergyTerms, MagnetizationMode};
 pub use material::{MU0, Material};
 pub use mesh::Mesh;
 pub use minimizer::{EnergyGuard, Minimizer, MinimizerConfig, MinimizerKind, RelaxOutcome};
+pub use ncg::NcgOptions;
 pub use vector_field::VectorField;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::micromag_common::solver_setup;
+use super::micromag_common::{CurveCounts, SolverCounts, solver_setup};
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::write_npy;
@@ -20,6 +20,8 @@ pub struct DemagCurveStage;
 struct CurveShard {
     m: Vec<f64>,
     iterations: Vec<usize>,
+    evaluations: Vec<usize>,
+    rejected: Vec<usize>,
     energy: Vec<f64>,
     converged: Vec<bool>,
     seconds: f64,
@@ -47,6 +49,8 @@ impl Stage for DemagCurveStage {
             Ok(CurveShard {
                 m: c.m,
                 iterations: c.iterations,
+                evaluations: c.evaluations,
+                rejected: c.rejected,
                 energy: c.energy_density,
                 converged: c.converged,
                 seconds: t.elapsed().as_secs_f64(),
@@ -62,23 +66,22 @@ impl Stage for DemagCurveStage {
         write_npy(&ctx.output("h")?, &Array1::from(h.clone()))?;
         write_npy(&ctx.output("m")?, &table(&|s| s.m.clone())?)?;
         write_npy(&ctx.output("energy")?, &table(&|s| s.energy.clone())?)?;
-        let iters = Array2::from_shape_vec(
-            (n, steps),
-            shards
-                .iter()
-                .flat_map(|s| s.iterations.iter().map(|&k| k as i64))
-                .collect(),
-        )?;
-        write_npy(&ctx.output("iterations")?, &iters)?;
+        let counts = SolverCounts::new(shards.iter().map(|s| CurveCounts {
+            iterations: &s.iterations,
+            evaluations: &s.evaluations,
+            rejected: &s.rejected,
+            converged: &s.converged,
+        }))?;
+        counts.write(ctx)?;
         let conv = Array2::from_shape_vec(
             (n, steps),
             shards.iter().flat_map(|s| s.converged.clone()).collect(),
         )?;
         write_npy(&ctx.output("converged")?, &conv)?;
-        let not_converged = conv.iter().filter(|c| !**c).count();
-        if not_converged > 0 {
+        if counts.not_converged > 0 {
             ctx.log(format!(
-                "warning: {not_converged} field steps hit max_steps (recorded in converged.npy)"
+                "warning: {} field steps hit max_steps (recorded in converged.npy)",
+                counts.not_converged
             ));
         }
         // Wall times go to the log, not into the metrics artifact (which must be reproducible).
@@ -87,19 +90,9 @@ impl Stage for DemagCurveStage {
         if let Some(median) = secs.get(secs.len() / 2) {
             ctx.log(format!("median wall time per curve {median:.2} s"));
         }
-        ctx.write_json(
-            "metrics",
-            &serde_json::json!({
-                "structures": n, "steps": steps,
-                "total_iterations": iters.sum(),
-                "median_iterations_per_curve": median(shards.iter().map(|s| s.iterations.iter().sum::<usize>() as f64).collect()),
-                "non_converged_steps": not_converged,
-            }),
-        )
+        let mut metrics = counts.metrics();
+        metrics["structures"] = n.into();
+        metrics["steps"] = steps.into();
+        ctx.write_json("metrics", &metrics)
     }
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
 }

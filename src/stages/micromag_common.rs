@@ -2,7 +2,10 @@
 //! stage's parameters (the catalogue entries `demag_curve` and `solve_structure` share them), and
 //! the anchor-point table.
 
+use ndarray::Array2;
+
 use crate::engine::{StageContext, StageResult};
+use crate::io::npy::write_npy;
 use crate::physics::anchors::Anchors;
 use crate::physics::curve::{CurveOptions, SweepOptions};
 use crate::physics::demag_kernel::{DemagKernelKind, KernelOptions};
@@ -45,6 +48,20 @@ pub fn solver_setup(
     };
     let minimizer = match ctx.str("minimizer")? {
         "fidimag_compat" => MinimizerConfig::fidimag_compat(),
+        "ncg" => {
+            if mode != MagnetizationMode::InPlane {
+                return Err(
+                    "minimizer = \"ncg\" works in the cell angles of in-plane magnetization; \
+                     use minimizer = \"bb\" with magnetization = \"full_3d\""
+                        .into(),
+                );
+            }
+            let mut m = MinimizerConfig::nonlinear_cg(ctx.f64("torque_tol")? * material.mu0_ha());
+            m.max_steps = ctx.usize("max_steps")?;
+            m.ncg.max_rotation = ctx.f64("max_rotation")?;
+            m.ncg.curvature_floor = ctx.f64("curvature_floor")? * material.mu0_ha();
+            m
+        }
         _ => {
             let mut m =
                 MinimizerConfig::barzilai_borwein(ctx.f64("torque_tol")? * material.mu0_ha());
@@ -71,8 +88,81 @@ pub fn solver_setup(
             minimizer,
             demag,
             mode,
+            predictor_max_turn: ctx.f64("predictor")?,
         },
     ))
+}
+
+/// Per-field-step counters of one or more curves, rows = curves.
+pub struct SolverCounts {
+    /// Accepted minimizer steps.
+    pub iterations: Array2<i64>,
+    /// Effective-field evaluations (each also yields the energy).
+    pub evaluations: Array2<i64>,
+    /// Rejected trial steps.
+    pub rejected: Array2<i64>,
+    /// Field steps that hit `max_steps`.
+    pub not_converged: usize,
+}
+
+impl SolverCounts {
+    /// Stacks the counters of `curves` (all of the same sweep).
+    pub fn new<'a>(curves: impl IntoIterator<Item = CurveCounts<'a>>) -> StageResult<Self> {
+        let (mut it, mut ev, mut rj, mut rows, mut steps, mut not_converged) =
+            (Vec::new(), Vec::new(), Vec::new(), 0, 0, 0);
+        for c in curves {
+            steps = c.iterations.len();
+            let wide = |v: &[usize]| v.iter().map(|&k| k as i64).collect::<Vec<_>>();
+            it.extend(wide(c.iterations));
+            ev.extend(wide(c.evaluations));
+            rj.extend(wide(c.rejected));
+            not_converged += c.converged.iter().filter(|c| !**c).count();
+            rows += 1;
+        }
+        Ok(Self {
+            iterations: Array2::from_shape_vec((rows, steps), it)?,
+            evaluations: Array2::from_shape_vec((rows, steps), ev)?,
+            rejected: Array2::from_shape_vec((rows, steps), rj)?,
+            not_converged,
+        })
+    }
+
+    /// Writes the `iterations`, `evaluations` and `rejected` outputs.
+    pub fn write(&self, ctx: &StageContext) -> StageResult {
+        write_npy(&ctx.output("iterations")?, &self.iterations)?;
+        write_npy(&ctx.output("evaluations")?, &self.evaluations)?;
+        write_npy(&ctx.output("rejected")?, &self.rejected)?;
+        Ok(())
+    }
+
+    /// Totals and per-curve medians for `metrics.json`.
+    pub fn metrics(&self) -> serde_json::Value {
+        let per_curve = |a: &Array2<i64>| {
+            let mut v: Vec<i64> = a.rows().into_iter().map(|r| r.sum()).collect();
+            v.sort_unstable();
+            v.get(v.len() / 2).copied()
+        };
+        serde_json::json!({
+            "total_iterations": self.iterations.sum(),
+            "total_field_evaluations": self.evaluations.sum(),
+            "total_rejected_trials": self.rejected.sum(),
+            "median_iterations_per_curve": per_curve(&self.iterations),
+            "median_field_evaluations_per_curve": per_curve(&self.evaluations),
+            "non_converged_steps": self.not_converged,
+        })
+    }
+}
+
+/// Borrowed per-step counters of one curve.
+pub struct CurveCounts<'a> {
+    /// Accepted steps per field step.
+    pub iterations: &'a [usize],
+    /// Field evaluations per field step.
+    pub evaluations: &'a [usize],
+    /// Rejected trials per field step.
+    pub rejected: &'a [usize],
+    /// Convergence per field step.
+    pub converged: &'a [bool],
 }
 
 /// Anchor values with a reached flag: a level never reached holds the last swept field (a

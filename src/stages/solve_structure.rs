@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, Ix2};
 
-use super::micromag_common::solver_setup;
+use super::micromag_common::{CurveCounts, SolverCounts, solver_setup};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::{read_npy_nd, write_npy};
 use crate::physics::curve::DemagCurveSolver;
@@ -41,10 +41,19 @@ impl Stage for SolveStructureStage {
         let curve = solver.run(angles.view(), &mut |_, _| bar.inc(1), ctx.cancel_flag())?;
         ctx.check_cancelled()?;
         ctx.log(format!(
-            "{} minimizer steps, all converged: {}",
+            "{} minimizer steps, {} field evaluations, all converged: {}",
             curve.total_iterations(),
+            curve.total_evaluations(),
             curve.all_converged()
         ));
+        let counts = SolverCounts::new([CurveCounts {
+            iterations: &curve.iterations,
+            evaluations: &curve.evaluations,
+            rejected: &curve.rejected,
+            converged: &curve.converged,
+        }])?;
+        counts.write(ctx)?;
+        ctx.write_json("metrics", &counts.metrics())?;
         write_npy(&ctx.output("h")?, &Array1::from(curve.h.clone()))?;
         write_npy(
             &ctx.output("m")?,
