@@ -249,6 +249,9 @@ pub fn scan(src: &str) -> FileFacts {
             }
             Tok::Ident(_) if t.get(i + 1) == Some(&Tok::PathSep) && !continues_path(&t, i) => {
                 let (segs, end) = read_path(&t, i);
+                if is_punct(t.get(end), '!') && !is_punct(t.get(end + 1), '=') {
+                    f.macros_used.extend(segs.last().cloned());
+                }
                 if segs.len() >= 2 {
                     f.paths.push(PathRef {
                         scope: names(&scope),

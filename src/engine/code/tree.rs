@@ -383,3 +383,7 @@ impl State<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tree_tests.rs"]
+mod tests;
