@@ -52,8 +52,8 @@
 //! **Crates** — the extern crates that files in name (first path segments that are dependencies of
 //! mexp in `Cargo.lock`), and, transitively, every package they depend on in `Cargo.lock`. That is
 //! coarse on purpose: a lock file does not say which of a crate's dependencies reach its numerics
-//! (burn's CPU kernels live in `burn-flex`, ndarray's products in `matrixmultiply`, JSON floats in
-//! `ryu`), and it lists optional and other-platform packages too, so a `cargo update` of anything
+//! (burn's CPU kernels live in `burn-flex`, ndarray's products in `matrixmultiply`, serde_json's floats in
+//! `zmij`), and it lists optional and other-platform packages too, so a `cargo update` of anything
 //! under burn reruns the learning kinds. Registry packages enter with their checksum.
 //!
 //! **Out**, and why: `#[cfg(test)]` items and files (not in the binary that produces artifacts);
