@@ -109,6 +109,9 @@ fn run_twice_second_is_all_cached_and_results_are_published() {
         plan["stages"][0]["reasons"][0],
         "params changed: grains.count 12 → 13"
     );
+    assert_eq!(plan["stages"][0]["why"][0]["reason"], "param_changed");
+    assert_eq!(plan["stages"][0]["why"][0]["param"], "count");
+    assert_eq!(plan["stages"][0]["why"][0]["new"], 13);
     assert_eq!(plan["stages"][1]["status"], "cached");
 }
 
@@ -321,6 +324,7 @@ fn show_reports_params_with_their_layer() {
     assert_eq!(v["params"]["grains_min"]["source"], "catalogue");
     assert_eq!(v["status"], "run");
     assert_eq!(v["reasons"][0], "not run before");
+    assert_eq!(v["why"][0]["reason"], "not_run_before");
 }
 
 #[test]
@@ -498,4 +502,30 @@ fn an_interrupted_fan_out_stage_resumes_from_its_finished_items() {
             .exists(),
         "shards are cleared once the stage completes"
     );
+}
+
+#[test]
+fn stages_lists_what_a_fingerprint_covers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let v = json(&mexp(&["stages", "morph", "--json"], tmp.path()));
+    assert_eq!(v["command"], "stages");
+    let files = v["files"].as_object().expect("files");
+    assert!(files.contains_key("src/stages/morph.rs"));
+    assert!(files.contains_key("src/physics/exchange.rs"));
+    assert_eq!(
+        files["src/physics/exchange.rs"].as_str().map(str::len),
+        Some(64)
+    );
+    let crates = v["crates"].as_array().expect("crates");
+    assert!(
+        crates
+            .iter()
+            .any(|c| c.as_str().is_some_and(|c| c.starts_with("burn-flex "))),
+        "morph trains with burn's CPU backend"
+    );
+    assert_eq!(v["implementation"].as_str().map(str::len), Some(64));
+    let text = mexp(&["stages", "morph"], tmp.path());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("src/physics/exchange.rs"), "{text}");
+    assert!(text.contains("burn-flex "), "{text}");
 }

@@ -4,7 +4,10 @@ mod common;
 
 use common::*;
 use mexp::engine::cache::Cache;
+use mexp::engine::key::CodeManifest;
 use mexp::engine::plan::{PlanState, statuses};
+use mexp::engine::reason::{CodeChange, RerunReason};
+use toml::Value;
 
 #[test]
 fn second_run_is_all_cache_hits() {
@@ -33,10 +36,22 @@ fn param_change_reruns_exactly_the_affected_stages() {
     let b = s.plan.index[&(0, "b".to_string())];
     assert_eq!(
         st[b].reasons,
-        vec!["params changed: b.offset 0 → 5".to_string()]
+        vec![RerunReason::ParamChanged {
+            stage: "b".into(),
+            param: "offset".into(),
+            old: Some(Value::Integer(0)),
+            new: Some(Value::Integer(5)),
+        }]
+    );
+    assert_eq!(
+        st[b].reasons[0].to_string(),
+        "params changed: b.offset 0 → 5"
     );
     let c = s.plan.index[&(0, "c".to_string())];
-    assert_eq!(st[c].reasons, vec!["upstream b will run".to_string()]);
+    assert_eq!(
+        st[c].reasons,
+        vec![RerunReason::UpstreamWillRun { stage: "b".into() }]
+    );
     let (r, ran) = run(&reg, &s);
     assert_eq!(ran, vec!["b".to_string(), "c".to_string()]);
     assert_eq!(value(&s, &r, "c"), 2 * (6 + 5) + 1);
@@ -62,9 +77,65 @@ fn implementation_change_reruns_that_kind_only() {
     let s = session(&reg2, &m, &[]);
     let st = statuses(&s.plan, &Cache::open(&s.cache_dir).expect("cache"));
     let b = s.plan.index[&(0, "b".to_string())];
-    assert_eq!(st[b].reasons, vec!["code of double changed".to_string()]);
+    assert_eq!(st[b].reasons[0].to_string(), "code of double changed");
     let (_, ran) = run(&reg2, &s);
     assert_eq!(ran, vec!["b".to_string(), "c".to_string()]);
+}
+
+/// A registry whose `double` kind covers `files` (path, digest) with fingerprint `fp`.
+fn registry_with_code(fp: &str, files: &[(&str, &str)]) -> mexp::engine::Registry {
+    let mut reg = registry(["fp-source-1", fp, "fp-sum-1"]);
+    let code = CodeManifest {
+        version: 1,
+        files: files
+            .iter()
+            .map(|(p, d)| (p.to_string(), d.to_string()))
+            .collect(),
+        crates: ["rand 0.9.5".to_string()].into(),
+    };
+    assert!(reg.catalog.set_code("double", code));
+    reg
+}
+
+#[test]
+fn plan_names_the_changed_file_and_a_pure_move_is_no_change() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "chain", CHAIN);
+    let before = registry_with_code(
+        "fp-a",
+        &[("src/double.rs", "d1"), ("src/exchange.rs", "e1")],
+    );
+    run(&before, &session(&before, &m, &[]));
+    let after = registry_with_code(
+        "fp-b",
+        &[("src/double.rs", "d1"), ("src/exchange.rs", "e2")],
+    );
+    let s = session(&after, &m, &[]);
+    let st = statuses(&s.plan, &Cache::open(&s.cache_dir).expect("cache"));
+    let b = s.plan.index[&(0, "b".to_string())];
+    assert_eq!(
+        st[b].reasons,
+        vec![RerunReason::CodeChanged {
+            kind: "double".into(),
+            changes: vec![CodeChange::File {
+                path: "src/exchange.rs".into(),
+                old: Some("e1".into()),
+                new: Some("e2".into()),
+            }],
+        }]
+    );
+    assert_eq!(
+        st[b].reasons[0].to_string(),
+        "code of double changed: src/exchange.rs"
+    );
+    // The same contents under new paths give the same fingerprint (build.rs hashes contents only),
+    // so a registry that moved both files is the first registry again: nothing reruns.
+    let moved = registry_with_code(
+        "fp-a",
+        &[("src/d/double.rs", "d1"), ("src/m/exchange.rs", "e1")],
+    );
+    let (_, ran) = run(&moved, &session(&moved, &m, &[]));
+    assert!(ran.is_empty(), "a pure move reran {ran:?}");
 }
 
 #[test]
@@ -212,7 +283,10 @@ fn user_files_are_inputs_by_content_not_by_path() {
     .expect("write");
     let s = session(&reg, &m, &[]);
     let st = statuses(&s.plan, &Cache::open(&s.cache_dir).expect("cache"));
-    assert_eq!(st[0].reasons, vec!["input x changed".to_string()]);
+    assert_eq!(
+        st[0].reasons,
+        vec![RerunReason::InputChanged { port: "x".into() }]
+    );
     let (r, _) = run(&reg, &s);
     assert_eq!(value(&s, &r, "b"), 10);
     let missing = write_manifest(tmp.path(), "missing", &text("nope.json"));

@@ -262,7 +262,7 @@ pub fn show(sel: &Selection, stage: &str, variant: Option<&str>) -> CmdResult {
 }
 
 /// `mexp stages`.
-pub fn stages(kind: Option<&str>) -> CmdResult {
+pub fn stages(kind: Option<&str>, json: bool) -> CmdResult {
     let registry = crate::stages::registry()?;
     match kind {
         Some(k) => {
@@ -274,7 +274,18 @@ pub fn stages(kind: Option<&str>) -> CmdResult {
                     "unknown stage kind `{k}`{hint}; `mexp stages` lists them"
                 ))
             })?;
-            print!("{}", output::kind_text(spec));
+            if json {
+                output::print_json(&output::kind_json(spec));
+            } else {
+                print!("{}", output::kind_text(spec));
+            }
+        }
+        None if json => {
+            let kinds: Vec<serde_json::Value> =
+                registry.catalog.kinds().map(output::kind_json).collect();
+            output::print_json(&serde_json::json!({
+                "schema": output::SCHEMA, "command": "stages", "kinds": kinds,
+            }));
         }
         None => {
             for spec in registry.catalog.kinds() {

@@ -113,10 +113,14 @@ enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
-    /// The stage catalogue: kinds, parameters with defaults and docs, inputs and outputs.
+    /// The stage catalogue: kinds, parameters with defaults and docs, inputs and outputs, and the
+    /// files and locked crates a kind's implementation fingerprint covers.
     Stages {
         /// Only this kind.
         kind: Option<String>,
+        /// One JSON document on stdout (with a kind).
+        #[arg(long)]
+        json: bool,
     },
     /// Re-hash every object in the cache; corrupt objects are moved aside and recomputed on the next run.
     Verify {
@@ -190,7 +194,7 @@ pub fn main() -> ExitCode {
             stage,
             variant,
         } => commands::show(&sel, &stage, variant.as_deref()),
-        Command::Stages { kind } => commands::stages(kind.as_deref()),
+        Command::Stages { kind, json } => commands::stages(kind.as_deref(), json),
         Command::Verify { cache } => commands::verify(&cache),
         Command::Gc {
             keep,

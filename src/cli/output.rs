@@ -7,6 +7,7 @@ use crate::engine::catalog::KindSpec;
 use crate::engine::executor::{Outcome, RunReport};
 use crate::engine::key::display_value;
 use crate::engine::plan::{JobStatus, PlanState};
+use crate::engine::reason::RerunReason;
 use crate::engine::record::Record;
 use crate::engine::session::Session;
 use crate::engine::slurm::Submission;
@@ -34,6 +35,15 @@ fn outputs_json(rec: Option<&Record>) -> Value {
             .into(),
         None => json!({}),
     }
+}
+
+/// Reasons as text (`reasons`) and as tagged objects (`why`), as in docs/JSON.md.
+fn reasons_json(reasons: &[RerunReason]) -> (Value, Value) {
+    let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+    (
+        json!(text),
+        serde_json::to_value(reasons).unwrap_or(Value::Null),
+    )
 }
 
 /// One object per (variant, stage), in variant then stage order.
@@ -108,7 +118,8 @@ pub fn plan_json(
 ) -> Value {
     let mut m = header(session, "plan");
     let rows = stage_rows(session, |j, name, kind| {
-        let mut row = json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": st[j].reasons, "job": session.plan.jobs[j].identity[..16].to_string()});
+        let (reasons, why) = reasons_json(&st[j].reasons);
+        let mut row = json!({"name": name, "kind": kind, "key": st[j].key, "status": st[j].state, "reasons": reasons, "why": why, "job": session.plan.jobs[j].identity[..16].to_string()});
         if let (Some(subs), Value::Object(o)) = (subs, &mut row) {
             o.insert("slurm".into(), slurm_json(subs[j].as_ref()));
         }
@@ -129,8 +140,9 @@ pub fn run_json(session: &Session, report: &RunReport, before: &[JobStatus]) -> 
             Outcome::Skipped(e) => ("skipped", Some(e.clone())),
         };
         let rec = report.records[j].as_ref();
+        let (reasons, why) = reasons_json(&before[j].reasons);
         json!({"name": name, "kind": kind, "key": rec.map(|r| r.key.clone()), "status": status,
-               "reasons": before[j].reasons, "error": error, "wall_seconds": rec.map(|r| r.wall_seconds), "outputs": outputs_json(rec)})
+               "reasons": reasons, "why": why, "error": error, "wall_seconds": rec.map(|r| r.wall_seconds), "outputs": outputs_json(rec)})
     });
     m.insert("stages".into(), rows.into());
     m.into()
@@ -157,9 +169,10 @@ pub fn show_json(session: &Session, registry: &Registry, j: usize, st: &JobStatu
         .map(|(p, r)| (p.clone(), json!(format!("{}.{}", r.stage, r.output))))
         .collect();
     let rec = st.record.as_ref();
+    let (reasons, why) = reasons_json(&st.reasons);
     json!({
         "schema": SCHEMA, "command": "show", "name": job.stage.name, "kind": job.stage.kind, "seed": job.stage.seed,
-        "key": st.key, "status": st.state, "reasons": st.reasons, "params": params, "inputs": inputs,
+        "key": st.key, "status": st.state, "reasons": reasons, "why": why, "params": params, "inputs": inputs,
         "outputs": outputs_json(rec), "wall_seconds": rec.map(|r| r.wall_seconds),
         "threads": rec.map(|r| r.threads), "mexp_version": rec.map(|r| r.mexp_version.clone()),
         "implementation": job.implementation, "backend": job.backend,
@@ -251,7 +264,12 @@ pub fn print_run(
             Outcome::Ran => println!(
                 "  ran     {name:<18} {:>8.2} s  ({})",
                 report.seconds[j],
-                before[j].reasons.join("; ")
+                before[j]
+                    .reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             Outcome::Failed(e) => println!("  FAILED  {name:<18} {e}"),
             Outcome::Skipped(e) => println!("  skipped {name:<18} {e}"),
@@ -385,5 +403,67 @@ pub fn kind_text(spec: &KindSpec) -> String {
     for (k, o) in &spec.outputs {
         out.push_str(&format!("  {k:<20} {:<22} {}\n", o.file, o.doc));
     }
+    let code = &spec.code;
+    out.push_str(&format!(
+        "\nimplementation {} (version {}) covers {} files and {} locked crates:\n",
+        spec.fingerprint,
+        code.version,
+        code.files.len(),
+        code.crates.len()
+    ));
+    for (path, digest) in &code.files {
+        out.push_str(&format!(
+            "  {path:<44} {}\n",
+            &digest[..digest.len().min(12)]
+        ));
+    }
+    let mut line = String::from(" ");
+    for c in &code.crates {
+        if line.len() + c.len() > 98 {
+            out.push_str(&format!("{line}\n"));
+            line = String::from(" ");
+        }
+        line.push_str(&format!(" {c},"));
+    }
+    if line.len() > 1 {
+        out.push_str(&format!("{}\n", line.trim_end_matches(',')));
+    }
     out
+}
+
+/// `stages <kind> --json`: the catalogue entry and what its implementation fingerprint covers.
+pub fn kind_json(spec: &KindSpec) -> Value {
+    let params: serde_json::Map<String, Value> = spec
+        .params
+        .iter()
+        .map(|(k, p)| {
+            let default = serde_json::to_value(&p.default).unwrap_or(Value::Null);
+            (
+                k.clone(),
+                json!({"type": p.ty, "default": default, "doc": p.doc, "unit": p.unit,
+                               "min": p.min, "max": p.max, "choices": p.choices}),
+            )
+        })
+        .collect();
+    let inputs: serde_json::Map<String, Value> = spec
+        .inputs
+        .iter()
+        .map(|(k, i)| (k.clone(), json!({"doc": i.doc, "optional": i.optional})))
+        .collect();
+    let outputs: serde_json::Map<String, Value> = spec
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                json!({"file": o.file, "doc": o.doc, "dir": o.dir}),
+            )
+        })
+        .collect();
+    json!({
+        "schema": SCHEMA, "command": "stages", "kind": spec.kind, "doc": spec.doc,
+        "params": params, "inputs": inputs, "any_inputs": spec.any_inputs, "outputs": outputs,
+        "implementation": spec.fingerprint, "version": spec.code.version,
+        "files": spec.code.files, "crates": spec.code.crates,
+    })
 }

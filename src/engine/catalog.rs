@@ -1,15 +1,29 @@
 //! The stage catalogue: one TOML file per stage kind (`stages/<kind>.toml`), compiled into the binary.
 //!
 //! It is the only place parameter defaults live. Each entry gives the kind's one-line doc, its parameters
-//! (type, default, doc, optional bounds or choices), its inputs and outputs, the source files that
-//! implement it (hashed at build time into the implementation fingerprint) and optional scheduling hints.
+//! (type, default, doc, optional bounds or choices), its inputs and outputs, a manual `version` and
+//! optional scheduling hints. Which source files implement a kind is derived from the code at build
+//! time, never listed here (see `engine::key` for the rule).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Value;
 
 use super::error::EngineError;
+use super::key::CodeManifest;
+
+/// A kind as compiled in by build.rs: (kind, catalogue TOML, implementation fingerprint, version,
+/// files as (path, blake3 hex), crates as (name, version)).
+type GeneratedKind = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static [(&'static str, &'static str)],
+    &'static [(&'static str, &'static str)],
+);
 
 include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 
@@ -123,9 +137,6 @@ pub struct KindSpec {
     /// Manual implementation version, hashed into the fingerprint.
     #[serde(default = "one")]
     pub version: i64,
-    /// Source files (or folders) implementing the kind, relative to the crate root.
-    #[serde(default)]
-    pub sources: Vec<String>,
     /// Whether the learning backend (`--backend`) is part of the key.
     #[serde(default)]
     pub uses_backend: bool,
@@ -151,6 +162,9 @@ pub struct KindSpec {
     /// Implementation fingerprint computed by build.rs (or given by a test registry).
     #[serde(skip)]
     pub fingerprint: String,
+    /// What the fingerprint covers (empty for kinds added by tests).
+    #[serde(skip)]
+    pub code: Arc<CodeManifest>,
 }
 
 fn one() -> i64 {
@@ -167,8 +181,19 @@ impl Catalog {
     /// The catalogue compiled into this binary from `stages/*.toml`.
     pub fn builtin() -> Result<Self, EngineError> {
         let mut catalog = Catalog::default();
-        for (kind, text, fingerprint) in CATALOG {
+        for (kind, text, fingerprint, version, files, crates) in CATALOG {
             catalog.add_toml(kind, text, fingerprint)?;
+            catalog.set_code(
+                kind,
+                CodeManifest {
+                    version: *version,
+                    files: files
+                        .iter()
+                        .map(|(p, d)| (p.to_string(), d.to_string()))
+                        .collect(),
+                    crates: crates.iter().map(|(n, v)| format!("{n} {v}")).collect(),
+                },
+            );
         }
         Ok(catalog)
     }
@@ -194,6 +219,15 @@ impl Catalog {
         }
         self.kinds.insert(kind.to_string(), spec);
         Ok(())
+    }
+
+    /// Records what a kind's fingerprint covers (build.rs's listing, or a test's); false for an
+    /// unknown kind.
+    pub fn set_code(&mut self, kind: &str, code: CodeManifest) -> bool {
+        self.kinds
+            .get_mut(kind)
+            .map(|spec| spec.code = Arc::new(code))
+            .is_some()
     }
 
     /// Looks a kind up.

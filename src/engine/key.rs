@@ -1,9 +1,9 @@
 //! Stage keys: blake3 over a documented, versioned canonical encoding.
 //!
-//! # Key format 1
+//! # Key format 2
 //! The key manifest is encoded as UTF-8 lines, each `field value\n`, in this order:
 //! ```text
-//! mexp-key-format 1
+//! mexp-key-format 2
 //! kind <kind>
 //! implementation <fingerprint hex>
 //! seed <u64 decimal>
@@ -15,16 +15,71 @@
 //! formatting of f64, so `1e-4` and `0.0001` agree; `-0.0` is written as `0.0`); `b:true|false`;
 //! `s:<JSON string>`; arrays `[v,v,...]` of canonical values; tables `{k=v,...}` in key order.
 //! The key is the lowercase hex blake3 digest of these bytes. Paths, mtimes, host names, thread counts
-//! and `std::hash` never enter it.
+//! and `std::hash` never enter it. Format 1 differed only in the fingerprint below (hand-listed
+//! `sources`, hashed with their paths); 2 was bumped on purpose when fingerprints became derived.
+//!
+//! # The implementation fingerprint
+//! Computed at build time by `src/engine/code/` (run by `build.rs`), per stage kind: blake3 over
+//! `mexp-impl-fingerprint-v2`, the catalogue entry's `version`, the blake3 digests of the **contents**
+//! of every file the kind's code can reach (sorted by digest: a file's path never enters, so a pure
+//! move keeps every key) and the `name version checksum` of the locked crates that code uses. Records
+//! keep the (path, digest) list and the crate versions beside it ([`CodeManifest`]), so `plan` can
+//! say which file changed; `mexp stages <kind>` lists them. Nobody lists source files by hand.
+//!
+//! **In** — starting from the adapter `src/stages/<kind>.rs`, a file is in when:
+//! - a `use` or an `a::b` path (in code or in an attribute, serde's `with = "a::b"` strings included)
+//!   of a file already in resolves to an item *defined* in it. Paths are resolved through the module
+//!   tree (`crate::`, `super::`, `self::`, child modules, `#[path]`), through `use` bindings
+//!   (`pub use` re-exports, renames, `use a::b;` of a module followed by `b::c`) and through globs:
+//!   a name that no child module and no explicit `use` binds is taken to be defined in the module's
+//!   own file, and is also looked up in every glob-imported module. A file that only routes a path
+//!   (a `mod.rs` of `mod` declarations and `pub use` lines) is not in for that: its routing is
+//!   reflected in which files the path reaches, and those are hashed;
+//! - it holds an `impl` block whose self type names a type or trait defined in a file already in
+//!   (inherent impls elsewhere, such as `learn/se_resnext.rs` adding constructors to
+//!   `ResNetConfig`; trait impls of any trait for those types, `From` conversions included), or an
+//!   impl of a trait defined in a file already in for a type the crate does not define (blanket
+//!   impls, impls for `f64`, `Vec<_>`, …). Names are matched by identifier, not resolved, so two
+//!   types of one name in two files pull both in: a false rerun, never a false hit;
+//! - it defines a `macro_rules!` macro that a file already in invokes;
+//! - it is named by a literal `include!`/`include_str!`/`include_bytes!` of a file already in (the
+//!   plot font `assets/DejaVuSans.ttf`). An include whose argument is not a literal stops the build,
+//!   except the build script's own `OUT_DIR` output (the catalogue, whose parameter defaults enter
+//!   keys as resolved parameters and whose `version` enters this fingerprint);
+//! - that is applied until nothing new comes in. The engine files the adapter reaches (the stage
+//!   context, the cache it shards into, …) are in like any others: they write and gather artifacts.
+//!
+//! **Crates** — the extern crates that files in name (first path segments that are dependencies of
+//! mexp in `Cargo.lock`), and, transitively, every package they depend on in `Cargo.lock`. That is
+//! coarse on purpose: a lock file does not say which of a crate's dependencies reach its numerics
+//! (burn's CPU kernels live in `burn-flex`, ndarray's products in `matrixmultiply`, serde_json's floats in
+//! `zmij`), and it lists optional and other-platform packages too, so a `cargo update` of anything
+//! under burn reruns the learning kinds. Registry packages enter with their checksum.
+//!
+//! **Out**, and why: `#[cfg(test)]` items and files (not in the binary that produces artifacts);
+//! files only reachable through `mod` declarations (`src/lib.rs`, other kinds' adapters, the CLI,
+//! `main.rs`); the build script and this scanner (they decide keys, not artifact bytes); the catalogue
+//! text beyond `version` (defaults enter keys as parameters, docs do not matter); the Rust compiler's
+//! version and the build profile (IEEE arithmetic without fast-math gives the same bits; a toolchain
+//! that changes float formatting or `libm` results would need a `version` bump or a key-format bump);
+//! the learning backend (a key field of its own, for kinds that use one).
+//!
+//! The scanner is syntactic: a name reached in a way it does not model (a macro generating a path
+//! to another module, say) would escape it. `tests/code_fingerprints.rs` checks, on a copy of the
+//! tree, that every file of every kind moves its fingerprint and that each known drift case
+//! (morph ↔ `physics/exchange.rs`, rollout_fit ↔ `learn/sample_weighting.rs`, …) is covered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
+use super::reason::{RerunReason, code_changes};
+
 /// Version of the canonical encoding; bumping it invalidates every key.
-pub const KEY_FORMAT: u32 = 1;
+pub const KEY_FORMAT: u32 = 2;
 
 /// Everything that determines a stage's result; stored in each record and diffed by `plan`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +98,39 @@ pub struct KeyManifest {
     pub params: BTreeMap<String, Value>,
     /// Input port → digest of the upstream output (content key) or upstream identity (plan identity).
     pub inputs: BTreeMap<String, String>,
+    /// What `implementation` covers, for explaining reruns; not encoded (the fingerprint is).
+    /// Records written before key format 2 have none.
+    #[serde(default, with = "arc_code")]
+    pub code: Arc<CodeManifest>,
+}
+
+/// What an implementation fingerprint covers (see the module docs): kept in records so `plan` can
+/// name the files that changed, and listed by `mexp stages <kind>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeManifest {
+    /// The catalogue entry's manual `version`.
+    pub version: i64,
+    /// Source and data files, path relative to the crate root → blake3 hex of the contents.
+    pub files: BTreeMap<String, String>,
+    /// Locked crates, as `name version`.
+    pub crates: BTreeSet<String>,
+}
+
+/// Serde for the shared code manifest (serde's `rc` feature is not enabled).
+mod arc_code {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::CodeManifest;
+
+    pub fn serialize<S: Serializer>(v: &Arc<CodeManifest>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<CodeManifest>, D::Error> {
+        CodeManifest::deserialize(d).map(Arc::new)
+    }
 }
 
 impl KeyManifest {
@@ -70,56 +158,54 @@ impl KeyManifest {
             .to_string()
     }
 
-    /// Human-readable differences from an older manifest, one reason per changed field.
-    pub fn diff(&self, old: &KeyManifest, stage: &str) -> Vec<String> {
+    /// Why a stage with this manifest differs from an older run, one reason per changed field.
+    pub fn diff(&self, old: &KeyManifest, stage: &str) -> Vec<RerunReason> {
         let mut reasons = Vec::new();
         if old.format != self.format {
-            reasons.push(format!(
-                "key format changed: {} → {}",
-                old.format, self.format
-            ));
+            reasons.push(RerunReason::KeyFormatChanged {
+                old: old.format,
+                new: self.format,
+            });
         }
         if old.kind != self.kind {
-            reasons.push(format!("kind changed: {} → {}", old.kind, self.kind));
+            reasons.push(RerunReason::KindChanged {
+                old: old.kind.clone(),
+                new: self.kind.clone(),
+            });
         } else if old.implementation != self.implementation {
-            reasons.push(format!("code of {} changed", self.kind));
+            reasons.push(RerunReason::CodeChanged {
+                kind: self.kind.clone(),
+                changes: code_changes(&old.code, &self.code),
+            });
         }
         if old.seed != self.seed {
-            reasons.push(format!("seed changed: {} → {}", old.seed, self.seed));
+            reasons.push(RerunReason::SeedChanged {
+                old: old.seed,
+                new: self.seed,
+            });
         }
         if old.backend != self.backend {
-            reasons.push(format!(
-                "backend changed: {} → {}",
-                old.backend.as_deref().unwrap_or("-"),
-                self.backend.as_deref().unwrap_or("-")
-            ));
+            reasons.push(RerunReason::BackendChanged {
+                old: old.backend.clone(),
+                new: self.backend.clone(),
+            });
         }
-        let keys: std::collections::BTreeSet<&String> =
-            old.params.keys().chain(self.params.keys()).collect();
+        let keys: BTreeSet<&String> = old.params.keys().chain(self.params.keys()).collect();
         for k in keys {
-            match (old.params.get(k), self.params.get(k)) {
-                (Some(a), Some(b)) if a == b => {}
-                (Some(a), Some(b)) => reasons.push(format!(
-                    "params changed: {stage}.{k} {} → {}",
-                    display_value(a),
-                    display_value(b)
-                )),
-                (None, Some(b)) => reasons.push(format!(
-                    "params changed: {stage}.{k} added ({})",
-                    display_value(b)
-                )),
-                (Some(a), None) => reasons.push(format!(
-                    "params changed: {stage}.{k} removed (was {})",
-                    display_value(a)
-                )),
-                (None, None) => {}
+            let (a, b) = (old.params.get(k), self.params.get(k));
+            if a != b {
+                reasons.push(RerunReason::ParamChanged {
+                    stage: stage.to_string(),
+                    param: k.clone(),
+                    old: a.cloned(),
+                    new: b.cloned(),
+                });
             }
         }
-        let ports: std::collections::BTreeSet<&String> =
-            old.inputs.keys().chain(self.inputs.keys()).collect();
+        let ports: BTreeSet<&String> = old.inputs.keys().chain(self.inputs.keys()).collect();
         for p in ports {
             if old.inputs.get(p) != self.inputs.get(p) {
-                reasons.push(format!("input {p} changed"));
+                reasons.push(RerunReason::InputChanged { port: p.clone() });
             }
         }
         reasons
@@ -181,6 +267,7 @@ mod tests {
             backend: None,
             params: BTreeMap::from([("lr".to_string(), lr), ("n".to_string(), Value::Integer(3))]),
             inputs: BTreeMap::new(),
+            code: Arc::default(),
         }
     }
 
@@ -201,7 +288,32 @@ mod tests {
         let r = manifest(Value::Float(3e-4)).diff(&manifest(Value::Float(1e-4)), "vae");
         assert_eq!(
             r,
-            vec!["params changed: vae.lr 0.0001 → 0.0003".to_string()]
+            vec![RerunReason::ParamChanged {
+                stage: "vae".into(),
+                param: "lr".into(),
+                old: Some(Value::Float(1e-4)),
+                new: Some(Value::Float(3e-4)),
+            }]
         );
+        assert_eq!(r[0].to_string(), "params changed: vae.lr 0.0001 → 0.0003");
+    }
+
+    #[test]
+    fn the_code_manifest_is_kept_but_not_encoded() {
+        let mut a = manifest(Value::Float(1e-4));
+        let b = a.clone();
+        a.code = Arc::new(CodeManifest {
+            version: 1,
+            files: BTreeMap::from([("src/x.rs".to_string(), "d1".to_string())]),
+            crates: BTreeSet::from(["burn 0.22.1".to_string()]),
+        });
+        assert_eq!(a.key(), b.key());
+        let json = serde_json::to_string(&a).expect("serialize");
+        let back: KeyManifest = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, a);
+        let mut old_record = serde_json::to_value(&b).expect("serialize");
+        old_record.as_object_mut().expect("object").remove("code");
+        let old: KeyManifest = serde_json::from_value(old_record).expect("format-1 records load");
+        assert_eq!(*old.code, CodeManifest::default());
     }
 }

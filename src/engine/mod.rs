@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod code;
 pub mod context;
 pub mod diag;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod maintenance;
 pub mod manifest;
 pub mod plan;
 pub mod progress;
+pub mod reason;
 pub mod record;
 pub mod resolve;
 pub mod resources;

@@ -7,6 +7,7 @@
 //! its inputs exist, it lets an unchanged output of a rerun upstream stage keep downstream cached.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
@@ -14,7 +15,8 @@ use serde::Serialize;
 use super::cache::Cache;
 use super::catalog::Catalog;
 use super::error::{EngineError, Result};
-use super::key::{KEY_FORMAT, KeyManifest};
+use super::key::{CodeManifest, KEY_FORMAT, KeyManifest};
+use super::reason::RerunReason;
 use super::record::{Record, StageRef};
 use super::resolve::{ResolvedExperiment, ResolvedStage};
 
@@ -55,6 +57,8 @@ pub struct Job {
     pub backend: Option<String>,
     /// Implementation fingerprint.
     pub implementation: String,
+    /// What the fingerprint covers.
+    pub code: Arc<CodeManifest>,
 }
 
 impl Job {
@@ -68,6 +72,7 @@ impl Job {
             backend: self.backend.clone(),
             params: self.stage.params.clone(),
             inputs: input_digests,
+            code: Arc::clone(&self.code),
         }
     }
 }
@@ -119,6 +124,7 @@ impl Plan {
                     uses: Vec::new(),
                     backend: spec.uses_backend.then(|| backend.to_string()),
                     implementation: spec.fingerprint.clone(),
+                    code: Arc::clone(&spec.code),
                 };
                 job.identity = job.key_manifest(dep_ids).key();
                 let ji = *by_identity.entry(job.identity.clone()).or_insert_with(|| {
@@ -171,7 +177,7 @@ pub struct JobStatus {
     /// The key, when all inputs are known now.
     pub key: Option<String>,
     /// Why it must run (empty when cached).
-    pub reasons: Vec<String>,
+    pub reasons: Vec<RerunReason>,
     /// The record, when cached.
     pub record: Option<Record>,
 }
@@ -207,14 +213,15 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
         let previous =
             StageRef::load(cache, &ns, &stage_name).and_then(|r| Record::load(cache, &r.key));
         let Some(digests) = input_digests(plan, i, &records) else {
-            let mut reasons: Vec<String> = job
-                .deps
-                .values()
-                .filter(|(j, _)| records[*j].is_none())
-                .map(|(j, _)| format!("upstream {} will run", plan.jobs[*j].stage.name))
-                .collect();
-            let mut seen = std::collections::BTreeSet::new();
-            reasons.retain(|r| seen.insert(r.clone()));
+            let mut reasons: Vec<RerunReason> = Vec::new();
+            for (j, _) in job.deps.values().filter(|(j, _)| records[*j].is_none()) {
+                let r = RerunReason::UpstreamWillRun {
+                    stage: plan.jobs[*j].stage.name.clone(),
+                };
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
             if let Some(prev) = &previous {
                 let same_inputs = job.key_manifest(prev.key_manifest.inputs.clone());
                 reasons.extend(same_inputs.diff(&prev.key_manifest, &stage_name));
@@ -243,7 +250,7 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
                 let reasons = rec
                     .missing_outputs(cache)
                     .into_iter()
-                    .map(|o| format!("output {o} missing from cache"))
+                    .map(|output| RerunReason::OutputMissing { output })
                     .collect();
                 out.push(JobStatus {
                     state: PlanState::Run,
@@ -254,12 +261,12 @@ pub fn statuses(plan: &Plan, cache: &Cache) -> Vec<JobStatus> {
             }
             None => {
                 let reasons = match &previous {
-                    None => vec!["not run before".to_string()],
-                    Some(prev) if prev.key == key => vec!["record missing from cache".to_string()],
+                    None => vec![RerunReason::NotRunBefore],
+                    Some(prev) if prev.key == key => vec![RerunReason::RecordMissing],
                     Some(prev) => {
                         let d = manifest.diff(&prev.key_manifest, &stage_name);
                         if d.is_empty() {
-                            vec!["not run before with these settings".to_string()]
+                            vec![RerunReason::NewSettings]
                         } else {
                             d
                         }
