@@ -312,9 +312,18 @@ pub fn verify(cache_dir: &Path) -> CmdResult {
         );
     }
     for k in &r.incomplete_records {
-        println!("incomplete record: {k} (its stage will rerun)");
+        println!("incomplete record: {k} (unreadable or missing objects; its stage will rerun)");
     }
-    Ok(if r.corrupt.is_empty() { 0 } else { 1 })
+    if r.debris_removed > 0 {
+        println!(
+            "removed {} leftovers of interrupted runs (staging files, stale shards)",
+            r.debris_removed
+        );
+    }
+    if r.debris_skipped {
+        println!("a run is using this cache: leftovers of interrupted runs were left alone");
+    }
+    Ok(if r.is_clean() { 0 } else { 1 })
 }
 
 /// `mexp gc`.
