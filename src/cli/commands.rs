@@ -146,6 +146,10 @@ fn install_interrupt_handler(cluster: bool) {
 fn slurm_options(exec: &ExecutorArgs, keep_going: bool) -> Result<SlurmOptions, EngineError> {
     let exe = std::env::current_exe()
         .map_err(|e| EngineError::Usage(format!("cannot find the mexp binary to submit: {e}")))?;
+    if let Some(p) = &exec.partition {
+        crate::engine::resources::partition_ok(p)
+            .map_err(|why| EngineError::Usage(format!("--partition {why}")))?;
+    }
     let mut opts = SlurmOptions::new(exe);
     opts.partition = exec.partition.clone();
     opts.max_jobs = exec.max_jobs.max(1);
