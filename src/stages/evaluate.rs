@@ -24,6 +24,15 @@ impl Stage for EvaluateStage {
         let split: Split = serde_json::from_slice(&std::fs::read(ctx.input("split")?)?)?;
         let rt = runtime(ctx)?;
         let model = TrainedRegressor::load(&tree_dir(ctx, "model")?, &rt.device)?;
+        let rows = latents.nrows();
+        for (name, part) in [("train", &split.train), ("test", &split.test)] {
+            if let Some(&bad) = part.iter().find(|&&i| i >= rows || i >= targets.nrows()) {
+                return Err(format!(
+                    "input split: {name} index {bad} is out of range ({rows} structures)"
+                )
+                .into());
+            }
+        }
         let pred = model.predict(latents.view())?;
         let mae = |rows: &[usize], k: usize| -> Option<f64> {
             (!rows.is_empty()).then(|| {
