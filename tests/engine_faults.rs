@@ -315,3 +315,46 @@ fn verify_cleans_staging_leftovers_and_shards_of_completed_stages() {
     );
     assert!(v.is_clean(), "debris is repaired, not an error");
 }
+
+// ---- hole 7: the sweep summary keeps significant digits ----
+
+const SMALL: &str = r#"
+doc = "test: emits {value: n · 4.2e-7}"
+[params.n]
+type = "int"
+default = 1
+doc = "multiplier"
+[outputs.out]
+file = "out.json"
+doc = "value"
+"#;
+
+struct Small;
+impl Stage for Small {
+    fn run(&self, ctx: &StageContext) -> StageResult {
+        let n = ctx.i64("n")? as f64;
+        ctx.write_json("out", &serde_json::json!({"value": n * 4.2e-7}))
+    }
+}
+
+#[test]
+fn the_sweep_summary_keeps_significant_digits_of_tiny_values() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut reg = default_registry();
+    reg.catalog
+        .add_toml("small", SMALL, "fp-small-1")
+        .expect("small kind");
+    reg.register("small", Arc::new(Small));
+    let m = write_manifest(
+        tmp.path(),
+        "tiny",
+        "[experiment]\nname = \"tiny\"\nseed = 1\n\n[stages.t]\nkind = \"small\"\n\n\
+         [sweep]\nmode = \"grid\"\n\"t.n\" = [1, 3]\nreport = [\"t.out.value\"]\n",
+    );
+    let s = session(&reg, &m, &[]);
+    let (r, _) = run(&reg, &s);
+    publish(&s, &r).expect("publish");
+    let csv = std::fs::read_to_string(s.results_dir.join("tiny/sweep_summary.csv")).expect("csv");
+    assert!(csv.contains("v000,1,0.00000042\n"), "{csv}");
+    assert!(csv.contains("v001,3,0.00000126\n"), "{csv}");
+}

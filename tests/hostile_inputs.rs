@@ -98,3 +98,102 @@ fn a_partition_that_would_inject_a_script_line_is_a_located_manifest_error() {
         "{text}"
     );
 }
+
+/// Opens the session on another thread: `Err` if it does not answer within `secs`.
+fn open_within(root: &Path, manifest: String, secs: u64) -> Result<mexp::engine::Result<()>, ()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(open(&root, &manifest).map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .map_err(|_| ())
+}
+
+#[test]
+fn a_fifo_or_a_device_as_a_file_input_is_refused_not_read_forever() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    curves(tmp.path(), None);
+    let fifo = tmp.path().join("experiments/data/fifo.npy");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for special in [fifo.display().to_string(), "/dev/zero".to_string()] {
+        let manifest = ANCHORS.replace("file:data/m.npy", &format!("file:{special}"));
+        match open_within(tmp.path(), manifest, 10) {
+            Err(()) => panic!("plan still hangs on {special} after 10 s"),
+            Ok(Ok(())) => panic!("{special} accepted as an input"),
+            Ok(Err(e)) => {
+                assert_eq!(e.exit_code(), 2);
+                assert!(e.to_string().contains("not a regular file"), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn large_files_are_hashed_by_reading_with_the_same_digest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let p = tmp.path().join("big.bin");
+    let bytes: Vec<u8> = (0..(5usize << 20) + 12345)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    std::fs::write(&p, &bytes).expect("write");
+    assert_eq!(
+        mexp::engine::cache::hash_file(&p).expect("hash"),
+        blake3::hash(&bytes).to_hex().to_string()
+    );
+}
+
+const CHAINLESS: &str = r#"
+[experiment]
+name = "hostile"
+seed = 1
+
+[stages.grains]
+kind = "grain_sampling"
+count = 4
+"#;
+
+#[test]
+fn sweeps_beyond_the_cap_are_located_errors_at_plan_time() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (sweep, what) in [
+        (
+            "mode = \"lhs\"\nn = 9223372036854775807\n\"grains.count\" = { min = 1, max = 9, int = true }\n",
+            "9223372036854775807",
+        ),
+        (
+            "mode = \"random\"\nn = 1000000000\n\"grains.count\" = [1, 2]\n",
+            "1000000000",
+        ),
+        ("(a 2000 × 2000 × 2000 grid, below)", ""),
+    ] {
+        let manifest = format!("{CHAINLESS}\n[sweep]\n{sweep}");
+        let big = (0..2000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let manifest = if what.is_empty() {
+            // 2000³ = 8·10⁹ points: refused before anything is expanded.
+            format!(
+                "{CHAINLESS}\n[sweep]\nmode = \"grid\"\n\"grains.count\" = [{big}]\n\"grains.nx\" = [{big}]\n\"grains.ny\" = [{big}]\n"
+            )
+        } else {
+            manifest
+        };
+        let t0 = std::time::Instant::now();
+        let err = open(tmp.path(), &manifest)
+            .err()
+            .expect("a sweep over the cap");
+        assert!(t0.elapsed().as_secs() < 10, "took {:?}", t0.elapsed());
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("100000") && text.contains("hostile.toml:") && text.contains(what),
+            "{text}"
+        );
+    }
+}

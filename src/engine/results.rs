@@ -254,9 +254,9 @@ fn sweep_table(
         }));
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {
-                Some(serde_json::Value::Number(n)) => n
-                    .as_f64()
-                    .map_or_else(|| n.to_string(), |f| format!("{f:.6}")),
+                Some(serde_json::Value::Number(n)) => {
+                    n.as_f64().map_or_else(|| n.to_string(), significant)
+                }
                 Some(other) => other.to_string(),
                 None => String::new(),
             });
@@ -282,6 +282,17 @@ fn sweep_table(
     write_replacing(&p_csv, csv.as_bytes())?;
     write_replacing(&p_md, md.as_bytes())?;
     Ok(vec![p_csv, p_md])
+}
+
+/// A number with 7 significant digits, in the shortest plain form (`1.234568e-7` prints as
+/// `0.0000001234568`, not as the `0.000000` of a fixed six decimals).
+pub fn significant(f: f64) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    format!("{f:.6e}")
+        .parse::<f64>()
+        .map_or_else(|_| f.to_string(), |r| r.to_string())
 }
 
 fn csv_field(s: &str) -> String {
