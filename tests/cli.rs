@@ -293,7 +293,7 @@ fn verify_flags_corruption_and_gc_sweeps_what_no_manifest_keeps() {
     let dry = mexp(&["gc", "--keep", m, "--dry-run"], tmp.path());
     let text = String::from_utf8_lossy(&dry.stdout).to_string();
     assert!(
-        text.contains("kept 2 records; would remove 1 records"),
+        text.contains("kept 2 records and 0 resumable shard folders; would remove 1 records"),
         "{text}"
     );
     assert_eq!(

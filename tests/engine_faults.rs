@@ -358,3 +358,28 @@ fn the_sweep_summary_keeps_significant_digits_of_tiny_values() {
     assert!(csv.contains("v000,1,0.00000042\n"), "{csv}");
     assert!(csv.contains("v001,3,0.00000126\n"), "{csv}");
 }
+
+// ---- hole 3: gc keeps what a kept manifest can resume ----
+
+#[test]
+fn gc_keeps_the_shards_a_kept_manifest_can_resume_and_sweeps_the_rest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "fan", FAN_MANIFEST);
+    let reg = fan_registry();
+    let s = session(&reg, &m, &[]);
+    let cache = Cache::open(&s.cache_dir).expect("cache");
+    let key = statuses(&s.plan, &cache)[0].key.clone().expect("key");
+    // An interrupted run: item 1 finished, a checkpoint in resume/.
+    let (digest, _) = cache.put_bytes(b"1").expect("item");
+    let dir = cache.shard_dir_ready(&key).expect("shards");
+    std::fs::write(dir.join("1"), &digest).expect("pointer");
+    std::fs::create_dir_all(dir.join("resume")).expect("resume");
+    std::fs::write(dir.join("resume/epoch-1.json"), b"{}").expect("checkpoint");
+    // And a stale shard folder of a key no manifest reaches.
+    let stale = cache.shard_dir_ready(&"e".repeat(64)).expect("stale");
+    let r = mexp::engine::maintenance::gc(&cache, &[&s], false).expect("gc");
+    assert_eq!(r.kept_shards, 1);
+    assert!(dir.join("resume/epoch-1.json").exists(), "checkpoint kept");
+    assert!(cache.has_object(&digest, None), "finished item kept");
+    assert!(!stale.exists(), "unreachable shards swept");
+}

@@ -340,23 +340,27 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
         let manifest = crate::engine::manifest::Manifest::load(m)?;
         let mut profiles: Vec<Option<String>> = vec![None];
         profiles.extend(manifest.profiles.keys().cloned().map(Some));
+        // Every backend: results trained with `--backend vulkan` or `cuda` are kept too.
         for profile in profiles {
-            let req = Request {
-                manifest: m.clone(),
-                profile,
-                backend: "flex".into(),
-                cache: Some(cache_dir.clone()),
-                ..Default::default()
-            };
-            sessions.push(Session::open(&registry, &req)?);
+            for backend in ["flex", "vulkan", "cuda"] {
+                let req = Request {
+                    manifest: m.clone(),
+                    profile: profile.clone(),
+                    backend: backend.into(),
+                    cache: Some(cache_dir.clone()),
+                    ..Default::default()
+                };
+                sessions.push(Session::open(&registry, &req)?);
+            }
         }
     }
     let refs: Vec<&Session> = sessions.iter().collect();
     let r = maintenance::gc(&cache, &refs, dry_run)?;
     let verb = if dry_run { "would remove" } else { "removed" };
     println!(
-        "kept {} records; {verb} {} records and {} objects, freeing {}{}",
+        "kept {} records and {} resumable shard folders; {verb} {} records and {} objects, freeing {}{}",
         r.kept_records,
+        r.kept_shards,
         r.removed_records,
         r.removed_objects,
         human_bytes(r.freed_bytes),

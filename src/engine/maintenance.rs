@@ -130,6 +130,8 @@ pub struct GcReport {
     pub removed_objects: usize,
     /// Bytes freed.
     pub freed_bytes: u64,
+    /// Shard folders kept because a kept manifest can resume from them.
+    pub kept_shards: usize,
 }
 
 /// A shared lock every run holds, and `gc` takes exclusively: gc never sweeps under a running run.
@@ -158,7 +160,8 @@ impl RunGuard {
 }
 
 /// Mark-and-sweep: keeps the records of the current plans of the given sessions (all their cached
-/// jobs) and every object they reference; removes everything else, including staging leftovers.
+/// jobs) and every object they reference, and the shards of their jobs still to run (resumable
+/// work); removes everything else, including staging leftovers.
 pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> Result<GcReport> {
     let guard = guard_file(cache)?;
     if !dry_run && guard.try_lock().is_err() {
@@ -168,11 +171,27 @@ pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> R
     }
     let mut keep_records = BTreeSet::new();
     let mut keep_objects = BTreeSet::new();
+    // Shards of jobs a kept manifest would run next (their key is known): an interrupted
+    // training's checkpoints and the finished items of an interrupted fan-out, so a rerun resumes.
+    let mut keep_shards = BTreeSet::new();
     for s in roots {
         for st in statuses(&s.plan, cache) {
-            if let (PlanState::Cached, Some(rec)) = (st.state, st.record) {
-                keep_objects.extend(rec.objects(cache));
-                keep_records.insert(rec.key.clone());
+            match (st.state, st.record, st.key) {
+                (PlanState::Cached, Some(rec), _) => {
+                    keep_objects.extend(rec.objects(cache));
+                    keep_records.insert(rec.key.clone());
+                }
+                (PlanState::Run, _, Some(key)) => {
+                    keep_shards.insert(key);
+                }
+                _ => {}
+            }
+        }
+    }
+    for key in &keep_shards {
+        for p in read_dir_sorted(&cache.shard_dir(key))? {
+            if let Some(d) = Cache::read_pointer(&p) {
+                keep_objects.insert(d);
             }
         }
     }
@@ -192,7 +211,15 @@ pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> R
             remove(&cache.object_path(&d), dry_run, &mut report.freed_bytes)?;
         }
     }
-    for sub in ["shards", "tmp", "corrupt"] {
+    for p in read_dir_sorted(&cache.root().join("shards"))? {
+        let key = p.file_name().map(|s| s.to_string_lossy().into_owned());
+        if key.is_some_and(|k| keep_shards.contains(&k)) {
+            report.kept_shards += 1;
+        } else {
+            remove(&p, dry_run, &mut report.freed_bytes)?;
+        }
+    }
+    for sub in ["tmp", "corrupt"] {
         for p in read_dir_sorted(&cache.root().join(sub))? {
             remove(&p, dry_run, &mut report.freed_bytes)?;
         }
