@@ -126,7 +126,13 @@ fn replace_with(new: &Path, dest: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
-        if fs::symlink_metadata(dest).is_err() {
+        // Something is in the way (or was, until another run moved it): move it aside and retry.
+        // Any other error (permissions, a full disk) is reported.
+        use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty, IsADirectory, NotADirectory};
+        if !matches!(
+            err.kind(),
+            DirectoryNotEmpty | AlreadyExists | NotADirectory | IsADirectory
+        ) {
             let _ = fs::remove_dir_all(new);
             return Err(EngineError::io("publishing", dest, err));
         }
