@@ -197,3 +197,51 @@ fn sweeps_beyond_the_cap_are_located_errors_at_plan_time() {
         );
     }
 }
+
+#[test]
+fn non_finite_and_huge_values_are_described_not_echoed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for bad in ["nan", "inf", "-inf"] {
+        let manifest = format!("{CHAINLESS}cell_size_nm = {bad}\n");
+        let err = open(tmp.path(), &manifest)
+            .err()
+            .expect("a non-finite float");
+        let text = err.to_string();
+        assert!(
+            text.contains("non-finite") && !text.contains("found float"),
+            "{text}"
+        );
+    }
+    let huge = "x".repeat(200_000);
+    let manifest = format!("{CHAINLESS}preview = \"{huge}\"\n");
+    let err = open(tmp.path(), &manifest)
+        .err()
+        .expect("a string for an int");
+    let text = err.to_string();
+    assert!(
+        text.contains("200000 characters"),
+        "{}",
+        &text[..text.len().min(400)]
+    );
+}
+
+#[test]
+fn a_huge_offending_line_is_shown_as_a_window() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let key = "k".repeat(1_000_000);
+    let manifest = format!("{CHAINLESS}{key} = 1\n");
+    let err = open(tmp.path(), &manifest)
+        .err()
+        .expect("an unknown parameter");
+    let text = err.to_string();
+    assert!(
+        text.len() < 10_000,
+        "a 1 MB key gave a {}-byte message",
+        text.len()
+    );
+    assert!(
+        text.contains("hostile.toml:9:1"),
+        "{}",
+        &text[..text.len().min(600)]
+    );
+}
