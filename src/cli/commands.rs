@@ -146,6 +146,10 @@ fn install_interrupt_handler(cluster: bool) {
 fn slurm_options(exec: &ExecutorArgs, keep_going: bool) -> Result<SlurmOptions, EngineError> {
     let exe = std::env::current_exe()
         .map_err(|e| EngineError::Usage(format!("cannot find the mexp binary to submit: {e}")))?;
+    if let Some(p) = &exec.partition {
+        crate::engine::resources::partition_ok(p)
+            .map_err(|why| EngineError::Usage(format!("--partition {why}")))?;
+    }
     let mut opts = SlurmOptions::new(exe);
     opts.partition = exec.partition.clone();
     opts.max_jobs = exec.max_jobs.max(1);
@@ -323,9 +327,18 @@ pub fn verify(cache_dir: &Path) -> CmdResult {
         );
     }
     for k in &r.incomplete_records {
-        println!("incomplete record: {k} (its stage will rerun)");
+        println!("incomplete record: {k} (unreadable or missing objects; its stage will rerun)");
     }
-    Ok(if r.corrupt.is_empty() { 0 } else { 1 })
+    if r.debris_removed > 0 {
+        println!(
+            "removed {} leftovers of interrupted runs (staging files, stale shards)",
+            r.debris_removed
+        );
+    }
+    if r.debris_skipped {
+        println!("a run is using this cache: leftovers of interrupted runs were left alone");
+    }
+    Ok(if r.is_clean() { 0 } else { 1 })
 }
 
 /// `mexp gc`.
@@ -338,23 +351,27 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
         let manifest = crate::engine::manifest::Manifest::load(m)?;
         let mut profiles: Vec<Option<String>> = vec![None];
         profiles.extend(manifest.profiles.keys().cloned().map(Some));
+        // Every backend: results trained with `--backend vulkan` or `cuda` are kept too.
         for profile in profiles {
-            let req = Request {
-                manifest: m.clone(),
-                profile,
-                backend: "flex".into(),
-                cache: Some(cache_dir.clone()),
-                ..Default::default()
-            };
-            sessions.push(Session::open(&registry, &req)?);
+            for backend in ["flex", "vulkan", "cuda"] {
+                let req = Request {
+                    manifest: m.clone(),
+                    profile: profile.clone(),
+                    backend: backend.into(),
+                    cache: Some(cache_dir.clone()),
+                    ..Default::default()
+                };
+                sessions.push(Session::open(&registry, &req)?);
+            }
         }
     }
     let refs: Vec<&Session> = sessions.iter().collect();
     let r = maintenance::gc(&cache, &refs, dry_run)?;
     let verb = if dry_run { "would remove" } else { "removed" };
     println!(
-        "kept {} records; {verb} {} records and {} objects, freeing {}{}",
+        "kept {} records and {} resumable shard folders; {verb} {} records and {} objects, freeing {}{}",
         r.kept_records,
+        r.kept_shards,
         r.removed_records,
         r.removed_objects,
         human_bytes(r.freed_bytes),

@@ -299,15 +299,16 @@ impl StageContext<'_> {
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> StageResult<T>,
     {
-        let dir = self.cache.shard_dir(&self.key);
+        let dir = self.cache.shard_dir_ready(&self.key)?;
         let pointer = dir.join(format!("{index}"));
-        if let Ok(digest) = fs::read_to_string(&pointer)
-            && let Ok(bytes) = self.cache.read_object(digest.trim())
-            && blake3::hash(&bytes).to_hex().as_str() == digest.trim()
+        if let Some(digest) = Cache::read_pointer(&pointer)
+            && let Ok(bytes) = self.cache.read_intact(&digest)
             && let Ok(v) = serde_json::from_slice(&bytes)
         {
             return Ok(v);
         }
+        // Whatever is there (a folder, garbage, a pointer to a lost object) is debris: discard it.
+        super::cache::remove_any(&pointer)?;
         let value = compute()?;
         let bytes = serde_json::to_vec(&value)?;
         let (digest, _) = self.cache.put_bytes(&bytes)?;
@@ -349,7 +350,8 @@ impl StageContext<'_> {
     /// A folder that survives an interrupted or failed run of this very key (and is deleted once
     /// the stage completes): for checkpoints of long trainings, so a rerun resumes.
     pub fn resume_dir(&self) -> StageResult<PathBuf> {
-        let p = self.cache.shard_dir(&self.key).join("resume");
+        let p = self.cache.shard_dir_ready(&self.key)?.join("resume");
+        super::cache::remove_unless_dir(&p)?;
         fs::create_dir_all(&p)?;
         Ok(p)
     }

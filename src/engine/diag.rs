@@ -74,9 +74,46 @@ fn locate(source: &str, span: Range<usize>) -> (usize, usize, String, usize) {
     (line, column, text, len)
 }
 
+/// Characters of a source line shown around the error: a 10 MB line is shown as a window, not
+/// echoed in full.
+const SHOWN_CHARS: usize = 120;
+
+/// The part of `line` to show, the caret's offset in it and the caret's length.
+fn window(line: &str, column: usize, span_len: usize) -> (String, usize, usize) {
+    let n = line.chars().count();
+    let col0 = column.saturating_sub(1);
+    if n <= SHOWN_CHARS {
+        return (line.to_string(), col0, span_len);
+    }
+    let from = col0.saturating_sub(40).min(n - SHOWN_CHARS);
+    let to = from + SHOWN_CHARS;
+    let mut shown: String = if from > 0 {
+        "…".into()
+    } else {
+        String::new()
+    };
+    shown.extend(line.chars().skip(from).take(SHOWN_CHARS));
+    if to < n {
+        shown.push('…');
+    }
+    let caret = col0.saturating_sub(from) + usize::from(from > 0);
+    let len = span_len.clamp(1, (to.saturating_sub(col0)).max(1));
+    (shown, caret, len)
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        let n = self.message.chars().count();
+        if n > 4 * SHOWN_CHARS {
+            let head: String = self.message.chars().take(4 * SHOWN_CHARS).collect();
+            writeln!(
+                f,
+                "error: {head}… ({} more characters)",
+                n - 4 * SHOWN_CHARS
+            )?;
+        } else {
+            writeln!(f, "error: {}", self.message)?;
+        }
         if self.line > 0 {
             let num = self.line.to_string();
             let pad = " ".repeat(num.len());
@@ -88,13 +125,9 @@ impl fmt::Display for Diagnostic {
                 self.column
             )?;
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{num} | {}", self.source_line)?;
-            writeln!(
-                f,
-                "{pad} | {}{}",
-                " ".repeat(self.column.saturating_sub(1)),
-                "^".repeat(self.span_len)
-            )?;
+            let (shown, caret, len) = window(&self.source_line, self.column, self.span_len);
+            writeln!(f, "{num} | {shown}")?;
+            writeln!(f, "{pad} | {}{}", " ".repeat(caret), "^".repeat(len))?;
             if let Some(help) = &self.help {
                 write!(f, "{pad} = help: {help}")?;
             }

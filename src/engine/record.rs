@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::cache::{Cache, Digest};
+use super::cache::{Cache, Digest, is_digest};
 use super::error::{EngineError, Result};
 use super::key::KeyManifest;
 
@@ -56,10 +56,23 @@ pub struct Record {
 }
 
 impl Record {
-    /// Loads the record of `key`, if there is a readable one.
+    /// Loads the record of `key`, if there is a readable, well-formed one: a record of another
+    /// key, or one whose digests are not digests (truncated, tampered), reads as absent.
     pub fn load(cache: &Cache, key: &str) -> Option<Record> {
         let bytes = std::fs::read(cache.record_path(key)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let rec: Record = serde_json::from_slice(&bytes).ok()?;
+        rec.well_formed(key).then_some(rec)
+    }
+
+    /// Whether the record is of `key` and every digest and file name in it has a valid shape.
+    fn well_formed(&self, key: &str) -> bool {
+        self.key == key
+            && is_digest(&self.key)
+            && self.log.as_deref().is_none_or(is_digest)
+            && self
+                .outputs
+                .values()
+                .all(|o| is_digest(&o.digest) && is_safe_relative(&o.file))
     }
 
     /// Publishes the record atomically.
@@ -71,18 +84,22 @@ impl Record {
         cache.write_atomic(&cache.record_path(&self.key), &bytes)
     }
 
-    /// Names of outputs whose objects are missing or have the wrong size (a cheap check; `verify`
-    /// re-hashes). Directory outputs check their listing and every file in it.
+    /// Names of outputs whose objects are missing, have the wrong size or no longer hash to
+    /// their digest (such an object is quarantined: see [`Cache::has_intact_object`]; each
+    /// object is re-hashed once per process). Directory outputs check their listing and every
+    /// file in it.
     pub fn missing_outputs(&self, cache: &Cache) -> Vec<String> {
         self.outputs
             .iter()
             .filter(|(_, o)| {
-                if !cache.has_object(&o.digest, Some(o.bytes)) {
+                if !cache.has_intact_object(&o.digest, Some(o.bytes)) {
                     return true;
                 }
                 o.dir
-                    && read_tree(cache, &o.digest)
-                        .is_none_or(|t| t.values().any(|(d, b)| !cache.has_object(d, Some(*b))))
+                    && read_tree(cache, &o.digest).is_none_or(|t| {
+                        t.values()
+                            .any(|(d, b)| !cache.has_intact_object(d, Some(*b)))
+                    })
             })
             .map(|(n, _)| n.clone())
             .collect()
@@ -103,9 +120,28 @@ impl Record {
     }
 }
 
-/// Reads a tree listing object.
+/// Reads a tree listing object: `None` unless its bytes hash to `digest`, every member's digest
+/// is a digest and every member's name is a safe relative path (see [`is_safe_relative`]), so a
+/// tampered listing can neither point outside the folder it is published into nor panic.
 pub fn read_tree(cache: &Cache, digest: &str) -> Option<Tree> {
-    serde_json::from_slice(&cache.read_object(digest).ok()?).ok()
+    let bytes = cache.read_object(digest).ok()?;
+    if blake3::hash(&bytes).to_hex().as_str() != digest {
+        return None;
+    }
+    let tree: Tree = serde_json::from_slice(&bytes).ok()?;
+    tree.iter()
+        .all(|(rel, (d, _))| is_digest(d) && is_safe_relative(rel))
+        .then_some(tree)
+}
+
+/// Whether `rel` is a non-empty relative path of plain names (`a/b.bin`): no root, no `..`,
+/// no `.`, no empty component, no NUL, each name at most 255 bytes.
+pub fn is_safe_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains('\0')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255)
 }
 
 /// Pointer from (experiment, stage) to the key of its last run, for explaining reruns.

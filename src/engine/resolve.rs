@@ -454,8 +454,16 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
 
 fn describe(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("string \"{s}\""),
+        Value::String(s) if s.chars().count() > 60 => format!(
+            "string \"{}…\" ({} characters)",
+            s.chars().take(60).collect::<String>().escape_debug(),
+            s.chars().count()
+        ),
+        Value::String(s) => format!("string \"{}\"", s.escape_debug()),
         Value::Integer(i) => format!("integer {i}"),
+        Value::Float(f) if !f.is_finite() => {
+            format!("the non-finite float {f} (NaN and infinities are never valid parameters)")
+        }
         Value::Float(f) => format!("float {f}"),
         Value::Boolean(b) => format!("bool {b}"),
         Value::Datetime(d) => format!("datetime {d}"),

@@ -46,13 +46,7 @@ pub fn validate(
             "gpus" => positive_int(&v.value, 0),
             "memory" => text(&v.value).and_then(memory_ok),
             "time" => text(&v.value).and_then(time_ok),
-            "partition" => text(&v.value).and_then(|s| {
-                if s.trim().is_empty() {
-                    Err("must not be empty".into())
-                } else {
-                    Ok(())
-                }
-            }),
+            "partition" => text(&v.value).and_then(partition_ok),
             _ => {
                 // Abbreviations (`mem`, `cpu`) are the usual slip here, besides typos.
                 let help = did_you_mean(key, RESOURCE_KEYS.iter().map(|(k, _)| *k))
@@ -113,6 +107,32 @@ fn positive_int(v: &Value, min: i64) -> Result<(), String> {
 fn text(v: &Value) -> Result<&str, String> {
     v.as_str()
         .ok_or_else(|| format!("must be a string, got {v}"))
+}
+
+/// Whether `s` is a Slurm partition name or a comma-separated list of them (letters, digits,
+/// `_`, `-`, `.`): it is written into a job script, so anything else (a newline, a quote, a space)
+/// could end the `#SBATCH` line and inject a command.
+pub fn partition_ok(s: &str) -> Result<(), String> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    if s.split(',').all(name_ok) {
+        Ok(())
+    } else {
+        let shown: String = s
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .escape_debug()
+            .to_string();
+        Err(format!(
+            "is not a Slurm partition name (letters, digits, `_`, `-`, `.`; lists separated by \
+             commas): \"{shown}\""
+        ))
+    }
 }
 
 fn memory_ok(s: &str) -> Result<(), String> {
@@ -183,6 +203,25 @@ mod tests {
         }
         for bad in ["", "1h", "1:2:3:4", "a-10", "-5"] {
             assert!(time_ok(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partitions_that_could_inject_script_lines_are_refused() {
+        for ok in ["cpu", "gpu-a100", "debug,cpu", "part_1.x"] {
+            assert!(partition_ok(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "cpu\nrm -rf ~",
+            "cpu rm",
+            "a;b",
+            "$(id)",
+            "cpu,",
+            "\"q\"",
+            "a`b`",
+        ] {
+            assert!(partition_ok(bad).is_err(), "{bad:?}");
         }
     }
 

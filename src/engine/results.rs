@@ -1,5 +1,5 @@
 //! After a run: readable copies of every stage's outputs under `results/<experiment>/<stage>/`
-//! (hard links to the read-only objects where the file system allows, copies otherwise), a
+//! (fresh copies, never links to cache objects, each folder replaced atomically), a
 //! `summary.md` per experiment (or variant), and for sweeps a summary table with one row per variant.
 
 use std::fmt::Write as _;
@@ -44,7 +44,7 @@ pub fn publish(
             let (key, wall, outs) = match &report.records[j] {
                 Some(rec) => {
                     let sdir = dir.join(&stage.name);
-                    link_outputs(cache, rec, &sdir)?;
+                    publish_stage_dir(cache, rec, &sdir)?;
                     let outs = rec
                         .outputs
                         .values()
@@ -67,7 +67,7 @@ pub fn publish(
         }
         fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
         let path = dir.join("summary.md");
-        fs::write(&path, md).map_err(|e| EngineError::io("writing", &path, e))?;
+        write_replacing(&path, md.as_bytes())?;
         written.push(path);
     }
     if let Some(sw) = sweep {
@@ -76,36 +76,122 @@ pub fn publish(
     Ok(written)
 }
 
-/// Replaces `dir` with links (or copies) of the record's outputs.
-fn link_outputs(cache: &Cache, rec: &super::record::Record, dir: &Path) -> Result<()> {
-    if dir.exists() {
-        fs::remove_dir_all(dir).map_err(|e| EngineError::io("clearing", dir, e))?;
-    }
-    fs::create_dir_all(dir).map_err(|e| EngineError::io("creating", dir, e))?;
-    for o in rec.outputs.values() {
-        if o.dir {
-            let tree = read_tree(cache, &o.digest).ok_or_else(|| EngineError::Corrupt {
-                path: cache.object_path(&o.digest),
-                message: "unreadable tree".into(),
-            })?;
-            for (rel, (d, _)) in tree {
-                link(&cache.object_path(&d), &dir.join(&o.file).join(rel))?;
+/// Replaces `dir` with fresh copies of the record's outputs, atomically: the folder is built
+/// aside and renamed into place, so a reader (or a concurrent run publishing the same folder) sees
+/// the old folder or the new one, never a partial one. The copies are new files, never links to
+/// cache objects, so nothing written under `results/` can reach the cache; each object is
+/// re-hashed while it is copied, and one that fails is quarantined, not published.
+fn publish_stage_dir(cache: &Cache, rec: &super::record::Record, dir: &Path) -> Result<()> {
+    let staging = aside(dir, "new")?;
+    let built = (|| {
+        fs::create_dir_all(&staging).map_err(|e| EngineError::io("creating", &staging, e))?;
+        for o in rec.outputs.values() {
+            if o.dir {
+                let tree =
+                    read_tree(cache, &o.digest).ok_or_else(|| cache.corrupt_error(&o.digest))?;
+                for (rel, (d, _)) in tree {
+                    copy_object(cache, &d, &staging.join(&o.file).join(rel))?;
+                }
+            } else {
+                copy_object(cache, &o.digest, &staging.join(&o.file))?;
             }
-        } else {
-            link(&cache.object_path(&o.digest), &dir.join(&o.file))?;
         }
+        Ok(())
+    })();
+    if let Err(e) = built {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    replace_with(&staging, dir)
+}
+
+/// A fresh sibling path of `path` for building or retiring it: `.<name>.mexp-<what>-<pid>-<n>`.
+fn aside(path: &Path, what: &str) -> Result<PathBuf> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| EngineError::io("creating", parent, e))?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(parent.join(format!(".{name}.mexp-{what}-{}-{n}", std::process::id())))
+}
+
+/// Renames `new` onto `dest`, first moving whatever is at `dest` aside (and deleting it). If other
+/// runs keep publishing the same folder meanwhile, theirs is kept and `new` is dropped.
+fn replace_with(new: &Path, dest: &Path) -> Result<()> {
+    for _ in 0..16 {
+        let err = match fs::rename(new, dest) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        // Something is in the way (or was, until another run moved it): move it aside and retry.
+        // Any other error (permissions, a full disk) is reported.
+        use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty, IsADirectory, NotADirectory};
+        if !matches!(
+            err.kind(),
+            DirectoryNotEmpty | AlreadyExists | NotADirectory | IsADirectory
+        ) {
+            let _ = fs::remove_dir_all(new);
+            return Err(EngineError::io("publishing", dest, err));
+        }
+        let old = aside(dest, "old")?;
+        if fs::rename(dest, &old).is_ok() {
+            let _ = if old.is_dir() && !old.is_symlink() {
+                fs::remove_dir_all(&old)
+            } else {
+                fs::remove_file(&old)
+            };
+        }
+    }
+    let _ = fs::remove_dir_all(new);
+    Ok(())
+}
+
+/// Copies object `digest` to the new file `dest` (never onto an existing file), re-hashing the
+/// bytes on the way: an object that no longer matches its digest is quarantined and the copy fails.
+fn copy_object(cache: &Cache, digest: &str, dest: &Path) -> Result<()> {
+    use std::io::{Read, Write};
+    if let Some(p) = dest.parent() {
+        fs::create_dir_all(p).map_err(|e| EngineError::io("creating", p, e))?;
+    }
+    let src = cache.object_path(digest);
+    let mut from = fs::File::open(&src).map_err(|e| EngineError::io("reading", &src, e))?;
+    let mut to = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(|e| EngineError::io("writing", dest, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EngineError::io("reading", &src, e)),
+        };
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])
+            .map_err(|e| EngineError::io("writing", dest, e))?;
+    }
+    if hasher.finalize().to_hex().as_str() != digest {
+        let _ = cache.quarantine(digest);
+        return Err(cache.corrupt_error(digest));
     }
     Ok(())
 }
 
-fn link(src: &Path, dest: &Path) -> Result<()> {
-    if let Some(p) = dest.parent() {
-        fs::create_dir_all(p).map_err(|e| EngineError::io("creating", p, e))?;
-    }
-    if fs::hard_link(src, dest).is_err() {
-        fs::copy(src, dest).map_err(|e| EngineError::io("copying to", dest, e))?;
-    }
-    Ok(())
+/// Writes a results file atomically (a sibling temp file renamed over it), so a published file is
+/// replaced, never rewritten in place.
+fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = aside(path, "tmp")?;
+    fs::write(&tmp, bytes).map_err(|e| EngineError::io("writing", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        EngineError::io("writing", path, e)
+    })
 }
 
 /// One value of a sweep report column `<stage>.<output>.<json.key.path>` for variant `vi`.
@@ -120,7 +206,7 @@ pub fn report_value(
     let (stage, output) = (parts.next()?, parts.next()?);
     let j = *plan.index.get(&(vi, stage.to_string()))?;
     let rec = report.records[j].as_ref()?;
-    let bytes = cache.read_object(&rec.outputs.get(output)?.digest).ok()?;
+    let bytes = cache.read_intact(&rec.outputs.get(output)?.digest).ok()?;
     let mut v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     for p in parts {
         v = v.get(p)?.clone();
@@ -174,9 +260,9 @@ fn sweep_table(
         }));
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {
-                Some(serde_json::Value::Number(n)) => n
-                    .as_f64()
-                    .map_or_else(|| n.to_string(), |f| format!("{f:.6}")),
+                Some(serde_json::Value::Number(n)) => {
+                    n.as_f64().map_or_else(|| n.to_string(), significant)
+                }
                 Some(other) => other.to_string(),
                 None => String::new(),
             });
@@ -199,9 +285,20 @@ fn sweep_table(
         );
     }
     let (p_csv, p_md) = (dir.join("sweep_summary.csv"), dir.join("sweep_summary.md"));
-    fs::write(&p_csv, csv).map_err(|e| EngineError::io("writing", &p_csv, e))?;
-    fs::write(&p_md, md).map_err(|e| EngineError::io("writing", &p_md, e))?;
+    write_replacing(&p_csv, csv.as_bytes())?;
+    write_replacing(&p_md, md.as_bytes())?;
     Ok(vec![p_csv, p_md])
+}
+
+/// A number with 7 significant digits, in the shortest plain form (`1.234568e-7` prints as
+/// `0.0000001234568`, not as the `0.000000` of a fixed six decimals).
+pub fn significant(f: f64) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    format!("{f:.6e}")
+        .parse::<f64>()
+        .map_or_else(|_| f.to_string(), |r| r.to_string())
 }
 
 fn csv_field(s: &str) -> String {

@@ -53,6 +53,10 @@ type Axis1<'a> = (&'a String, &'a Vec<Value>, &'a Located<Value>);
 
 const RESERVED: &[&str] = &["mode", "report", "n", "seed", "points"];
 
+/// Most points a sweep may have (every point is a resolved copy of the experiment, planned at
+/// once): beyond this, split the study into several manifests.
+pub const MAX_SWEEP_POINTS: usize = 100_000;
+
 /// Expands the manifest's `[sweep]` table (if any).
 pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
     let Some(decl) = &manifest.sweep else {
@@ -141,8 +145,22 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
     let mut points: Vec<Vec<Override>> = Vec::new();
     match mode.as_str() {
         "grid" => {
+            let axes = arrays()?;
+            let mut total: usize = 1;
+            for (k, a, v) in &axes {
+                total = total.saturating_mul(a.len());
+                if total > MAX_SWEEP_POINTS {
+                    return Err(err(
+                        v.span.clone(),
+                        format!(
+                            "grid sweep: with `{k}` the grid has more than {MAX_SWEEP_POINTS} \
+                             points (the most a sweep may have); split the study"
+                        ),
+                    ));
+                }
+            }
             points.push(Vec::new());
-            for (k, a, v) in arrays()? {
+            for (k, a, v) in axes {
                 points = points
                     .into_iter()
                     .flat_map(|p| {
@@ -206,7 +224,20 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                 Some(Located {
                     value: Value::Integer(n),
                     ..
-                }) if *n > 0 => *n as usize,
+                }) if *n > 0 && *n as u64 <= MAX_SWEEP_POINTS as u64 => *n as usize,
+                Some(Located {
+                    value: Value::Integer(n),
+                    span,
+                    ..
+                }) if *n > 0 => {
+                    return Err(err(
+                        span.clone(),
+                        format!(
+                            "`{mode}` sweep: n = {n} is more than {MAX_SWEEP_POINTS} points (the \
+                             most a sweep may have); split the study"
+                        ),
+                    ));
+                }
                 other => {
                     return Err(err(
                         other.and_then(|v| v.span.clone()).or(decl.span.clone()),
@@ -249,6 +280,19 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                 format!("unknown sweep mode `{other}`; use grid, zip, list, random or lhs"),
             ));
         }
+    }
+    if points.len() > MAX_SWEEP_POINTS {
+        return Err(err(
+            decl.span.clone(),
+            format!(
+                "the sweep has {} points, more than {MAX_SWEEP_POINTS} (the most a sweep may \
+                 have); split the study",
+                points.len()
+            ),
+        ));
+    }
+    if points.is_empty() {
+        return Err(err(decl.span.clone(), "the sweep has no points".into()));
     }
     let points = points
         .into_iter()

@@ -152,6 +152,13 @@ fn store_user_file(cache: &Cache, path: &Path, digest: &str) -> Result<()> {
     if cache.has_object(digest, None) {
         return Ok(());
     }
+    let regular = fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        return Err(EngineError::Usage(format!(
+            "{} is no longer a regular file; run again",
+            path.display()
+        )));
+    }
     let tmp = cache.tmp_file("input")?;
     fs::copy(path, &tmp).map_err(|e| EngineError::io("copying", path, e))?;
     let (d, _) = cache.put_file(&tmp)?;

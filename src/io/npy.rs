@@ -407,6 +407,20 @@ pub fn read_npy_from<T: NpyElement, R: Read>(reader: &mut R) -> Result<ArrayD<T>
             reason: format!("shape {:?} overflows the address space", header.shape),
             header: header_text.clone(),
         })?;
+    // ndarray also requires the product of the non-zero axis lengths to fit an isize, even for
+    // an empty array: `(0, 2**63)` holds no bytes but is not a shape any array can have.
+    let fits = header
+        .shape
+        .iter()
+        .filter(|&&n| n != 0)
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .is_some_and(|n| n <= isize::MAX as usize);
+    if !fits {
+        return Err(NpyError::CorruptHeader {
+            reason: format!("shape {:?} is too large for an array", header.shape),
+            header: header_text,
+        });
+    }
     let mut data = Vec::new();
     // Read one byte past the expected end to detect trailing garbage without trusting the
     // header for a huge allocation up front.
@@ -434,8 +448,11 @@ pub fn read_npy_from<T: NpyElement, R: Read>(reader: &mut R) -> Result<ArrayD<T>
         .enumerate()
         .map(|(index, bytes)| T::decode(bytes, index))
         .collect::<Result<Vec<T>, NpyError>>()?;
-    Ok(ArrayD::from_shape_vec(IxDyn(&header.shape), values)
-        .expect("data length was checked against the shape"))
+    let shape = header.shape.clone();
+    ArrayD::from_shape_vec(IxDyn(&header.shape), values).map_err(|e| NpyError::CorruptHeader {
+        reason: format!("shape {shape:?}: {e}"),
+        header: header_text,
+    })
 }
 
 /// Reads a `.npy` file holding elements of type `T`, of any dimensionality.

@@ -171,6 +171,23 @@ fn wrong_dimensionality_says_expected_and_found() {
 }
 
 #[test]
+fn shapes_no_array_can_have_are_errors_not_panics() {
+    for shape in [
+        vec![0, 1usize << 63],
+        vec![0, usize::MAX, 2],
+        vec![1usize << 62, 0, 4],
+    ] {
+        let bytes = preamble("<f8", &shape);
+        match from_bytes::<f64>(&bytes) {
+            Err(NpyError::CorruptHeader { reason, .. }) => {
+                assert!(reason.contains(&format!("{shape:?}")), "{reason}")
+            }
+            other => panic!("shape {shape:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn corrupt_input_is_reported() {
     let good = numpy_2x3_f64();
     let truncated = &good[..good.len() - 3];

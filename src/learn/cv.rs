@@ -62,6 +62,13 @@ pub fn summarize(fold_curves: Vec<Vec<f64>>) -> Result<CvSummary, LearnError> {
     let mean_curve: Vec<f64> = (0..epochs)
         .map(|e| fold_curves.iter().map(|c| c[e]).sum::<f64>() / folds)
         .collect();
+    if let Some(e) = mean_curve.iter().position(|l| !l.is_finite()) {
+        return Err(LearnError::NonFinite(format!(
+            "cross-validation mean loss is {} at epoch {}",
+            mean_curve[e],
+            e + 1
+        )));
+    }
     let (best_index, best_loss) =
         mean_curve
             .iter()
@@ -89,6 +96,15 @@ pub fn summarize(fold_curves: Vec<Vec<f64>>) -> Result<CvSummary, LearnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nan_epoch_of_the_mean_curve_is_an_error_not_skipped() {
+        let curves = vec![vec![1.0, f64::NAN, 0.5], vec![1.0, 0.9, 0.6]];
+        match summarize(curves) {
+            Err(LearnError::NonFinite(m)) => assert!(m.contains("epoch 2"), "{m}"),
+            other => panic!("expected a non-finite error, got {other:?}"),
+        }
+    }
 
     #[test]
     fn folds_partition_the_indices() {

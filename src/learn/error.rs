@@ -40,6 +40,9 @@ pub enum LearnError {
         /// The non-finite loss value.
         loss: f64,
     },
+    /// A validation loss, a weight or a metric is NaN or infinite; no model is returned or saved.
+    #[error("training produced a non-finite value: {0}")]
+    NonFinite(String),
     /// A file could not be read or written.
     #[error("I/O error on {path}: {source}")]
     Io {

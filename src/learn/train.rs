@@ -267,6 +267,11 @@ pub fn run_epochs<T: TrainTask>(
             steps += 1;
         }
         let n = spec.train.len() as f64;
+        if !crate::learn::finite::all_params_finite(&model) {
+            return Err(LearnError::NonFinite(format!(
+                "a weight is NaN or infinite after epoch {epoch}"
+            )));
+        }
         let val_loss = evaluate(task, &model, spec, epoch)?;
         let record = EpochRecord {
             epoch,
@@ -332,7 +337,13 @@ fn evaluate<T: TrainTask>(
         let loss = task.loss(&inference, batch, spec.device, ctx);
         weighted += read_scalar(&loss.total)? * indices.len() as f64;
     }
-    Ok(Some(weighted / spec.validation.len() as f64))
+    let mean = weighted / spec.validation.len() as f64;
+    if !mean.is_finite() {
+        return Err(LearnError::NonFinite(format!(
+            "validation loss is {mean} at epoch {epoch}"
+        )));
+    }
+    Ok(Some(mean))
 }
 
 /// Adds `weight`-scaled loss parts to named running sums (first appearance fixes the order).

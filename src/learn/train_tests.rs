@@ -54,6 +54,10 @@ struct TinyTask {
     x: Vec<[f32; 3]>,
     y: Vec<f32>,
     poison_from_epoch: Option<usize>,
+    /// Poison only the validation batches (the training loss stays finite).
+    poison_validation: bool,
+    /// At this (epoch, batch), add a term whose value is 0 but whose gradient is NaN.
+    nan_gradient_at: Option<(usize, usize)>,
 }
 
 impl TinyTask {
@@ -73,6 +77,8 @@ impl TinyTask {
             x,
             y,
             poison_from_epoch: None,
+            poison_validation: false,
+            nan_gradient_at: None,
         }
     }
 }
@@ -99,11 +105,20 @@ impl TrainTask for TinyTask {
         if self.poison_from_epoch.is_some_and(|e| ctx.epoch >= e) {
             y[0] = f32::NAN;
         }
+        if self.poison_validation && ctx.validation {
+            y[0] = f32::NAN;
+        }
         let n = y.len();
         let x = Tensor::<2>::from_data(TensorData::new(x, [n, 3]), device);
         let y = Tensor::<2>::from_data(TensorData::new(y, [n, 1]), device);
+        let pred = model.forward(x);
+        let mut total = (pred.clone() - y).square().mean();
+        if self.nan_gradient_at == Some((ctx.epoch, ctx.batch)) && !ctx.validation {
+            // sqrt(0·pred) is 0, its gradient ∞·0 = NaN: a finite loss that poisons the weights.
+            total = total + pred.mul_scalar(0.0).sum().sqrt();
+        }
         BatchLoss {
-            total: (model.forward(x) - y).square().mean(),
+            total,
             parts: Vec::new(),
         }
     }
@@ -261,6 +276,50 @@ fn divergence_is_an_error_and_nothing_is_saved() {
     // The epoch-1 checkpoint exists; nothing from the diverged epoch was written.
     let meta = checkpoint::latest(&ck.dir).expect("read").expect("epoch 1");
     assert_eq!(meta.epoch, 1);
+}
+
+#[test]
+fn a_non_finite_validation_loss_is_an_error() {
+    let mut task = TinyTask::new();
+    task.poison_validation = true;
+    match train_tiny(2, None, &mut task) {
+        Err(LearnError::NonFinite(m)) => assert!(m.contains("validation loss"), "{m}"),
+        Err(other) => panic!("expected a non-finite error, got {other}"),
+        Ok(o) => panic!("training succeeded with losses {:?}", losses(&o.history)),
+    }
+}
+
+#[test]
+fn nan_weights_after_the_last_step_are_an_error_even_without_validation() {
+    let device = Device::flex();
+    let train: Vec<usize> = (0..64).collect();
+    let config = loop_config(3);
+    let spec = RunSpec {
+        device: &device,
+        config: &config,
+        train: &train,
+        validation: &[],
+        checkpoint: None,
+        fingerprint: "tiny-v1",
+        cancel: None,
+    };
+    let mut task = TinyTask::new();
+    task.nan_gradient_at = Some((3, 6)); // the last of 7 batches of the last epoch
+    let model = Tiny::new(&device.clone().autodiff(), 3);
+    match run_epochs(
+        &mut task,
+        model,
+        NadamConfig::default().init(),
+        &spec,
+        &mut |_| {},
+    ) {
+        Err(LearnError::NonFinite(m)) => assert!(m.contains("epoch 3"), "{m}"),
+        Err(other) => panic!("expected a non-finite error, got {other}"),
+        Ok(o) => panic!(
+            "training succeeded; weights finite: {}",
+            o.model.weights().iter().all(|w| w.is_finite())
+        ),
+    }
 }
 
 #[test]

@@ -20,6 +20,16 @@ impl Stage for AnchorsStage {
                 format!("m has {} steps per curve but h has {}", m.ncols(), h.len()).into(),
             );
         }
+        // A NaN or ∞ would make every anchor "not reached" and silently drop the curve downstream.
+        if let Some(j) = h.iter().position(|v| !v.is_finite()) {
+            return Err(format!("input h: field step {j} is {} (not finite)", h[j]).into());
+        }
+        if let Some(((i, j), v)) = m.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "input m: curve {i} (row {i}) holds {v} at step {j}; a curve must be finite"
+            )
+            .into());
+        }
         let h_end = h.last().copied().unwrap_or(0.0);
         let n = m.nrows();
         let mut values = Array2::<f64>::zeros((n, 6));

@@ -24,6 +24,15 @@ impl Stage for EvaluateStage {
         let split: Split = serde_json::from_slice(&std::fs::read(ctx.input("split")?)?)?;
         let rt = runtime(ctx)?;
         let model = TrainedRegressor::load(&tree_dir(ctx, "model")?, &rt.device)?;
+        let rows = latents.nrows();
+        for (name, part) in [("train", &split.train), ("test", &split.test)] {
+            if let Some(&bad) = part.iter().find(|&&i| i >= rows || i >= targets.nrows()) {
+                return Err(format!(
+                    "input split: {name} index {bad} is out of range ({rows} structures)"
+                )
+                .into());
+            }
+        }
         let pred = model.predict(latents.view())?;
         let mae = |rows: &[usize], k: usize| -> Option<f64> {
             (!rows.is_empty()).then(|| {
@@ -36,11 +45,17 @@ impl Stage for EvaluateStage {
         let mut metrics = serde_json::Map::new();
         for (k, name) in ANCHOR_NAMES.iter().enumerate() {
             let key = name.to_lowercase();
-            metrics.insert(format!("mae_{key}"), serde_json::json!(mae(&split.test, k)));
-            metrics.insert(
-                format!("train_mae_{key}"),
-                serde_json::json!(mae(&split.train, k)),
-            );
+            for (metric, rows) in [("mae", &split.test), ("train_mae", &split.train)] {
+                let value = mae(rows, k);
+                // JSON would write NaN as null, which reads as "no test rows": refuse it instead.
+                if let Some(v) = value.filter(|v| !v.is_finite()) {
+                    return Err(format!(
+                        "{metric}_{key} is {v}: the model predicts non-finite values"
+                    )
+                    .into());
+                }
+                metrics.insert(format!("{metric}_{key}"), serde_json::json!(value));
+            }
         }
         metrics.insert("test_count".into(), serde_json::json!(split.test.len()));
         metrics.insert("train_count".into(), serde_json::json!(split.train.len()));

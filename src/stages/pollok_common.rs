@@ -20,9 +20,37 @@ pub struct DesignSet {
 }
 
 impl DesignSet {
-    /// Reads a design set.
+    /// Reads a design set, refusing split indices outside `designs` and non-finite designs (the
+    /// file can be a user's `file:` input).
     pub fn load(path: &std::path::Path) -> StageResult<DesignSet> {
-        Ok(serde_json::from_slice(&std::fs::read(path)?)?)
+        let set: DesignSet = serde_json::from_slice(&std::fs::read(path)?)?;
+        set.check()?;
+        Ok(set)
+    }
+
+    /// Checks that every split index names a design and every design value is finite.
+    pub fn check(&self) -> StageResult {
+        let n = self.designs.len();
+        for (name, rows) in [
+            ("train", &self.train),
+            ("validation", &self.validation),
+            ("test", &self.test),
+        ] {
+            if let Some(&bad) = rows.iter().find(|&&i| i >= n) {
+                return Err(format!(
+                    "design set: {name} row {bad} is out of range (there are {n} designs)"
+                )
+                .into());
+            }
+        }
+        if let Some(i) = self
+            .designs
+            .iter()
+            .position(|d| d.iter().any(|v| !v.is_finite()))
+        {
+            return Err(format!("design set: design {i} holds a non-finite value").into());
+        }
+        Ok(())
     }
 
     /// Design `i`.
@@ -54,4 +82,24 @@ pub fn batch(
         }
     }
     Ok((maps, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crafted_design_sets_are_refused_at_load_not_by_a_panic_later() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("designs.json");
+        let write = |text: &str| std::fs::write(&path, text).expect("write");
+        write(r#"{"designs": [[0,0,1,1,0]], "train": [0], "validation": [], "test": [5]}"#);
+        let err = DesignSet::load(&path).expect_err("index 5 of 1 design");
+        assert!(err.to_string().contains("test row 5"), "{err}");
+        write(r#"{"designs": [[0,0,1,1e999,0]], "train": [0], "validation": [], "test": []}"#);
+        assert!(DesignSet::load(&path).is_err(), "1e999 parses as inf");
+        write(r#"{"designs": [[0,0,1,1,0]], "train": [0], "validation": [0], "test": [0]}"#);
+        let set = DesignSet::load(&path).expect("a valid set loads");
+        assert_eq!(set.design(0).side_cm, 1.0);
+    }
 }

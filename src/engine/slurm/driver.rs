@@ -108,6 +108,7 @@ pub fn execute(
     // Absolute paths in job scripts: a job's working directory is not guaranteed to be ours.
     let cache_root = std::path::absolute(cache.root())
         .map_err(|e| EngineError::io("resolving", cache.root(), e))?;
+    super::script::check_script_path(&cache_root).map_err(EngineError::Usage)?;
     let run_dir = cache_root
         .join("slurm")
         .join(format!("{stamp}-{}", std::process::id()));

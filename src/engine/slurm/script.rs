@@ -94,7 +94,7 @@ impl ScriptSpec {
             Some(_) => self.run_dir.join(format!("{}.%a.out", self.label)),
             None => self.output(0),
         };
-        let _ = writeln!(s, "#SBATCH --output={}", out_pattern.display());
+        let _ = writeln!(s, "#SBATCH --output={}", output_directive(&out_pattern));
         let _ = writeln!(s, "#SBATCH --cpus-per-task={cpus}");
         if let Some(m) = &r.memory {
             let _ = writeln!(s, "#SBATCH --mem={m}");
@@ -140,6 +140,32 @@ fn quote(p: &Path) -> String {
     format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
 }
 
+/// A path as the value of an `#SBATCH --output=` line: in double quotes (sbatch honours them, so
+/// spaces survive) with `%` doubled (a literal `%` in Slurm's filename patterns) except in the
+/// `%a` array-task placeholder mexp itself writes at the end.
+fn output_directive(p: &Path) -> String {
+    let text = p.to_string_lossy();
+    let (body, tail) = match text.strip_suffix("%a.out") {
+        Some(b) => (b, "%a.out"),
+        None => (text.as_ref(), ""),
+    };
+    format!("\"{}{tail}\"", body.replace('%', "%%"))
+}
+
+/// Refuses a path that cannot be written into a job script safely: a newline would end the
+/// `#SBATCH` line, and sbatch has no escape for `"` or `\` inside a quoted directive value.
+pub fn check_script_path(p: &Path) -> Result<(), String> {
+    let text = p.to_string_lossy();
+    match text.chars().find(|c| matches!(c, '\n' | '\r' | '"' | '\\')) {
+        Some(c) => Err(format!(
+            "{} contains {c:?}, which cannot be written into a Slurm job script; use another \
+             cache folder",
+            text.escape_debug()
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +199,7 @@ mod tests {
         assert!(!text.contains("--time"));
         assert!(text.contains("--slice-size 3 --task \"$task\""));
         assert!(text.contains("'/shared/cache/slurm/run1/003-curves'.\"$task\".rc"));
-        assert!(text.contains("#SBATCH --output=/shared/cache/slurm/run1/003-curves.%a.out"));
+        assert!(text.contains("#SBATCH --output=\"/shared/cache/slurm/run1/003-curves.%a.out\"\n"));
         assert_eq!(spec.tasks(), (0..7).collect::<Vec<_>>());
         assert_eq!(
             spec.marker(2),
@@ -189,6 +215,22 @@ mod tests {
             cap: 4,
         };
         assert_eq!(a.spec(), "0-3,7,9-11%4");
+    }
+
+    #[test]
+    fn output_paths_with_spaces_and_percent_signs_are_quoted_and_escaped() {
+        assert_eq!(
+            output_directive(Path::new("/my cache/100%/slurm/r/003-curves.%a.out")),
+            "\"/my cache/100%%/slurm/r/003-curves.%a.out\""
+        );
+        assert_eq!(
+            output_directive(Path::new("/c/5%x/002-a.0.out")),
+            "\"/c/5%%x/002-a.0.out\""
+        );
+        assert!(check_script_path(Path::new("/my cache/100%")).is_ok());
+        for bad in ["/c\n#SBATCH --x", "/c\"q", "/c\\d"] {
+            assert!(check_script_path(Path::new(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
