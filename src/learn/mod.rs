@@ -25,6 +25,7 @@ pub mod keras_init;
 pub mod model_error;
 pub mod monitored_train;
 pub mod nadam;
+pub mod nadam_host;
 pub mod param_count;
 pub mod plateau;
 pub mod regressor;
