@@ -13,6 +13,7 @@ pub mod densenet;
 pub mod device_rng;
 pub mod efficientnet;
 pub mod error;
+pub mod fast;
 pub mod he_init;
 pub mod inception_resnet_v2;
 pub mod init;
