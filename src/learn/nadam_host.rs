@@ -50,16 +50,39 @@ pub fn nadam_update(
             && param.len() == exp_avg_sq.len(),
         "nadam_update: slice lengths differ"
     );
+    let one = |p: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
+        let mi = *m * c.beta_1 + g * c.one_minus_beta_1;
+        let vi = *v * c.beta_2 + g * g * c.one_minus_beta_2;
+        let denom = (vi / c.bias_correction_2).sqrt() + c.epsilon;
+        *p -= (g * c.grad_coef + mi * c.momentum_coef) / denom;
+        *m = mi;
+        *v = vi;
+    };
     let kernel = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        for i in 0..p.len() {
-            let gi = g[i];
-            let mi = m[i] * c.beta_1 + gi * c.one_minus_beta_1;
-            let vi = v[i] * c.beta_2 + gi * gi * c.one_minus_beta_2;
-            let denom = (vi / c.bias_correction_2).sqrt() + c.epsilon;
-            let update = (gi * c.grad_coef + mi * c.momentum_coef) / denom;
-            p[i] -= update;
-            m[i] = mi;
-            v[i] = vi;
+        // Fixed-width lanes: the compiler turns the inner loop into vector instructions
+        // (same operations per element, so the same bits as the scalar tail).
+        const LANES: usize = 16;
+        let mut pc = p.chunks_exact_mut(LANES);
+        let mut gc = g.chunks_exact(LANES);
+        let mut mc = m.chunks_exact_mut(LANES);
+        let mut vc = v.chunks_exact_mut(LANES);
+        for (((p, g), m), v) in (&mut pc).zip(&mut gc).zip(&mut mc).zip(&mut vc) {
+            let (p, g, m, v): (
+                &mut [f32; LANES],
+                &[f32; LANES],
+                &mut [f32; LANES],
+                &mut [f32; LANES],
+            ) = match (p.try_into(), g.try_into(), m.try_into(), v.try_into()) {
+                (Ok(p), Ok(g), Ok(m), Ok(v)) => (p, g, m, v),
+                _ => unreachable!("chunks_exact yields LANES elements"),
+            };
+            for i in 0..LANES {
+                one(&mut p[i], g[i], &mut m[i], &mut v[i]);
+            }
+        }
+        let tail = pc.into_remainder().iter_mut().zip(gc.remainder());
+        for ((p, &g), (m, v)) in tail.zip(mc.into_remainder().iter_mut().zip(vc.into_remainder())) {
+            one(p, g, m, v);
         }
     };
     if param.len() <= CHUNK || rayon::current_num_threads() == 1 {

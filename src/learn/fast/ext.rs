@@ -4,7 +4,6 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 
@@ -38,7 +37,7 @@ pub trait FastOps: Backend {
 
 /// ELU forward on host data.
 fn elu_forward(x: FloatTensor<Flex>) -> FloatTensor<Flex> {
-    host::map(x, |v| if v > 0.0 { v } else { v.exp_m1() })
+    host::map(x, |v| if v > 0.0 { v } else { v.exp() - 1.0 })
 }
 
 /// ELU input gradient from the saved output `y`: `g` where y > 0, `g (y + 1)` elsewhere.
@@ -46,7 +45,7 @@ fn elu_backward(y: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Fl
     host::zip_map(y, grad, |y, g| if y > 0.0 { g } else { g * (y + 1.0) })
 }
 
-/// Forward convolution (flex's own im2col + GEMM kernel).
+/// Forward convolution (im2col + one GEMM over the batch).
 fn conv2d_forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -54,11 +53,10 @@ fn conv2d_forward(
     stride: [usize; 2],
     padding: [usize; 2],
 ) -> FloatTensor<Flex> {
-    let options = ConvOptions::new(stride, padding, [1, 1], 1);
-    <Flex as ModuleOps<Flex>>::conv2d(x, weight, Some(bias), options)
+    conv::conv2d_forward(x, weight, bias, &Geometry { stride, padding })
 }
 
-/// Forward transposed convolution (flex's own kernel).
+/// Forward transposed convolution (one GEMM over the batch + col2im).
 fn conv_transpose2d_forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -66,8 +64,7 @@ fn conv_transpose2d_forward(
     stride: [usize; 2],
     padding: [usize; 2],
 ) -> FloatTensor<Flex> {
-    let options = ConvTransposeOptions::new(stride, padding, [0, 0], [1, 1], 1);
-    <Flex as ModuleOps<Flex>>::conv_transpose2d(x, weight, Some(bias), options)
+    conv::conv_transpose2d_forward(x, weight, bias, &Geometry { stride, padding })
 }
 
 impl FastOps for Flex {
