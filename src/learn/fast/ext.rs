@@ -4,6 +4,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 
@@ -45,7 +46,8 @@ fn elu_backward(y: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Fl
     host::zip_map(y, grad, |y, g| if y > 0.0 { g } else { g * (y + 1.0) })
 }
 
-/// Forward convolution (im2col + one GEMM over the batch).
+/// Forward convolution: flex's own kernel (tiled im2col + GEMM), which measured as fast as
+/// ours on the VAE and faster on 224×224 ResNet-18.
 fn conv2d_forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -53,7 +55,8 @@ fn conv2d_forward(
     stride: [usize; 2],
     padding: [usize; 2],
 ) -> FloatTensor<Flex> {
-    conv::conv2d_forward(x, weight, bias, &Geometry { stride, padding })
+    let options = ConvOptions::new(stride, padding, [1, 1], 1);
+    <Flex as ModuleOps<Flex>>::conv2d(x, weight, Some(bias), options)
 }
 
 /// Forward transposed convolution (one GEMM over the batch + col2im).

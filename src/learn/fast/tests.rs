@@ -341,8 +341,15 @@ fn conv_patchify_matches_burn_and_finite_differences() {
 
 #[test]
 fn conv_padded_matches_burn_and_finite_differences() {
-    // The VAE's first convolution (4×4, stride 2, padding 1) and a 3×3 same-size one.
-    for (kernel, stride, image, channels) in [(4, 2, [10, 11], [1, 3]), (3, 1, [5, 6], [2, 3])] {
+    // The VAE's first convolution (4×4, stride 2, padding 1) and the ResNet shapes: 3×3
+    // (stride 1 and 2), the 7×7 stride-2 stem and the 1×1 stride-2 projection.
+    for (kernel, stride, padding, image, channels) in [
+        (4, 2, 1, [10, 11], [1, 3]),
+        (3, 1, 1, [5, 6], [2, 3]),
+        (3, 2, 1, [7, 8], [3, 2]),
+        (7, 2, 3, [11, 10], [2, 3]),
+        (1, 2, 0, [7, 6], [3, 4]),
+    ] {
         check_conv(Case {
             transposed: false,
             batch: 2,
@@ -350,8 +357,45 @@ fn conv_padded_matches_burn_and_finite_differences() {
             image,
             kernel,
             stride,
-            padding: 1,
+            padding,
         });
+    }
+}
+
+#[test]
+fn conv_without_bias_matches_burn() {
+    use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    let device = Device::flex().autodiff();
+    let mut layer = Conv2dConfig::new([3, 4], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(&device);
+    layer.weight = Param::from_data(
+        TensorData::new(noise(4 * 3 * 9, 21, 0.5), [4, 3, 3, 3]),
+        &device,
+    );
+    let run = |fast: bool| {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(noise(2 * 3 * 5 * 7, 22, 1.0), [2, 3, 5, 7]),
+            &device,
+        )
+        .require_grad();
+        let y = if fast {
+            conv2d(&layer, x.clone())
+        } else {
+            layer.forward(x.clone())
+        };
+        let grads = (y.clone() * y.clone()).sum().backward();
+        let gw = layer.weight.val().grad(&grads).expect("weight grad");
+        [read(y), read(x.grad(&grads).expect("x grad")), read(gw)]
+    };
+    let (fast, burn) = (run(true), run(false));
+    for (name, (a, b)) in ["y", "dx", "dw"].iter().zip(fast.iter().zip(&burn)) {
+        let b64: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+        let err = rel_err(a, &b64);
+        assert!(err <= 1e-5, "{name}: fast vs burn relative error {err:e}");
     }
 }
 
