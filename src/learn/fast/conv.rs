@@ -174,6 +174,59 @@ pub fn conv_transpose2d_backward(
     }
 }
 
+/// `y[b, o, n] = cm[o, b·N + n] + bias[o]`: a `[O, B·N]` product back to `[B, O, N]` plus bias.
+fn add_bias_from_channel_major(cm: &[f32], bias: &[f32], batch: usize, n: usize) -> Vec<f32> {
+    let out = bias.len();
+    let mut y = from_channel_major(cm, batch, out, n);
+    y.par_chunks_mut(n).enumerate().for_each(|(bo, row)| {
+        let b = bias[bo % out];
+        row.iter_mut().for_each(|v| *v += b);
+    });
+    y
+}
+
+/// Forward convolution: `y = W im2col(x) + b` as one GEMM over the batch.
+pub fn conv2d_forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    geometry: &Geometry,
+) -> FlexTensor {
+    let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
+    let [batch, channels, h, w] = dims4(&x);
+    let [out, _, kh, kw] = dims4(&weight);
+    let [sh, sw] = geometry.stride;
+    let [ph, pw] = geometry.padding;
+    let (ho, wo) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
+    let window = Window {
+        batch,
+        channels,
+        image: [h, w],
+        kernel: [kh, kw],
+        stride: geometry.stride,
+        padding: geometry.padding,
+        grid: [ho, wo],
+    };
+    let (rows, cols) = (window.rows(), window.cols());
+    let xcols = im2col(values(&x), &window);
+    let y = matmul(
+        Operand {
+            data: values(&weight),
+            rows: out,
+            cols: rows,
+            transposed: false,
+        },
+        Operand {
+            data: &xcols,
+            rows,
+            cols,
+            transposed: false,
+        },
+    );
+    let y = add_bias_from_channel_major(&y, values(&bias), batch, ho * wo);
+    from_vec(y, [batch, out, ho, wo].into())
+}
+
 /// Forward transposed convolution: `y = col2im(Wᵀ X) + b` with `X` the input as `[C, B·N]`.
 pub fn conv_transpose2d_forward(
     x: FlexTensor,
