@@ -6,7 +6,9 @@
 //! the batch size over the median epoch time, after one warm-up epoch.
 //!
 //! Run: `cargo bench --bench inverse_cnn` (env `MEXP_BENCH_THREADS` pins the thread count;
-//! `MEXP_BENCH_MALLOC=default` keeps glibc's allocator defaults).
+//! `MEXP_BENCH_MALLOC=default` keeps glibc's allocator defaults). PyTorch peer, same table:
+//! `benches/torch_resnet.py` (it times single steps, this bench whole epochs of one or two
+//! steps, so the small per-epoch overhead counts against mexp).
 
 use mexp::learn::LearnError;
 use mexp::learn::backend::{BackendChoice, LearnRuntime, retain_freed_memory};

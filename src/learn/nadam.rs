@@ -21,9 +21,12 @@
 //! scalar coefficients are computed in f64 on the host; Keras keeps one shared Π for all
 //! variables, which equals ours because every parameter is stepped every iteration.
 
+use burn::backend::DispatchDevice;
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_pack::Scalar;
+
+use super::nadam_host::{NadamCoefficients, nadam_update};
 
 /// Hyper-parameters of [`Nadam`]. Defaults are Keras' (β1 0.9, β2 0.999, ε 1e-7, ψ 0.004).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -66,7 +69,20 @@ impl NadamConfig {
 
     /// The bare per-tensor optimizer.
     pub fn build(&self) -> Nadam {
-        Nadam { config: *self }
+        Nadam {
+            config: *self,
+            fused: true,
+        }
+    }
+
+    /// The optimizer with the fused host update disabled: every step runs as tensor ops, as on
+    /// the GPU backends. For tests comparing the two paths.
+    #[cfg(test)]
+    pub(crate) fn build_tensor_ops(&self) -> Nadam {
+        Nadam {
+            config: *self,
+            fused: false,
+        }
     }
 
     /// A whole-module optimizer (`optim.step(lr, model, grads)`).
@@ -84,6 +100,8 @@ impl NadamConfig {
 #[derive(Debug, Clone)]
 pub struct Nadam {
     config: NadamConfig,
+    /// Use the fused host update on flex `f32` tensors (always, outside tests).
+    fused: bool,
 }
 
 /// Nadam state of one parameter tensor.
@@ -139,31 +157,45 @@ impl Optimizer for Nadam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let c = &self.config;
-        let (step, mu_product, exp_avg, exp_avg_sq) = match state {
-            Some(s) => (s.step, s.mu_product, s.exp_avg, s.exp_avg_sq),
-            None => (0, 1.0, grad.zeros_like(), grad.zeros_like()),
-        };
+        let (step, mu_product) = state.as_ref().map_or((0, 1.0), |s| (s.step, s.mu_product));
         let t = step + 1;
         let mu = c.mu(t);
         let mu_next = c.mu(t + 1);
         let mu_product = mu_product * mu;
         let mu_product_next = mu_product * mu_next;
+        let grad_coef = lr * (1.0 - mu) / (1.0 - mu_product);
+        let momentum_coef = lr * mu_next / (1.0 - mu_product_next);
+        let bias_correction_2 = 1.0 - c.beta_2.powf(t as f64);
 
+        if self.fused && is_flex_f32(&tensor) && is_flex_f32(&grad) {
+            let coefficients = NadamCoefficients {
+                beta_1: c.beta_1 as f32,
+                one_minus_beta_1: (1.0 - c.beta_1) as f32,
+                beta_2: c.beta_2 as f32,
+                one_minus_beta_2: (1.0 - c.beta_2) as f32,
+                bias_correction_2: bias_correction_2 as f32,
+                epsilon: c.epsilon as f32,
+                grad_coef: grad_coef as f32,
+                momentum_coef: momentum_coef as f32,
+            };
+            return fused_step(coefficients, tensor, grad, state, t, mu_product);
+        }
+
+        let (exp_avg, exp_avg_sq) = match state {
+            Some(s) => (s.exp_avg, s.exp_avg_sq),
+            None => (grad.zeros_like(), grad.zeros_like()),
+        };
         let exp_avg = exp_avg
             .mul_scalar(c.beta_1)
             .add(grad.clone().mul_scalar(1.0 - c.beta_1));
         let exp_avg_sq = exp_avg_sq
             .mul_scalar(c.beta_2)
             .add(grad.clone().square().mul_scalar(1.0 - c.beta_2));
-
-        let bias_correction_2 = 1.0 - c.beta_2.powf(t as f64);
         let denom = exp_avg_sq
             .clone()
             .div_scalar(bias_correction_2)
             .sqrt()
             .add_scalar(c.epsilon);
-        let grad_coef = lr * (1.0 - mu) / (1.0 - mu_product);
-        let momentum_coef = lr * mu_next / (1.0 - mu_product_next);
         let update = grad
             .mul_scalar(grad_coef)
             .add(exp_avg.clone().mul_scalar(momentum_coef))
@@ -183,6 +215,57 @@ impl Optimizer for Nadam {
         state.exp_avg_sq = state.exp_avg_sq.to_device(device);
         state
     }
+}
+
+/// Whether `tensor` is an `f32` tensor on the flex CPU backend, where its data can be updated
+/// on the host without a device round trip.
+fn is_flex_f32<const D: usize>(tensor: &Tensor<D>) -> bool {
+    tensor.dtype() == DType::F32 && matches!(tensor.device().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// Host data of a flex tensor as an owned `f32` buffer (zero-copy when the tensor is the sole
+/// owner of its contiguous storage; other float dtypes are converted).
+fn host_f32<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    match tensor.try_into_vec_as::<f32>() {
+        Ok(values) => values,
+        Err(e) => unreachable!("a flex float tensor converts to f32: {e:?}"),
+    }
+}
+
+/// The flex path of [`Nadam::step`]: one fused pass over host slices (see [`super::nadam_host`]).
+fn fused_step<const D: usize>(
+    coefficients: NadamCoefficients,
+    tensor: Tensor<D>,
+    grad: Tensor<D>,
+    state: Option<NadamState<D>>,
+    t: u64,
+    mu_product: f64,
+) -> (Tensor<D>, Option<NadamState<D>>) {
+    let device = tensor.device();
+    let shape = tensor.shape();
+    let numel = shape.num_elements();
+    let (mut exp_avg, mut exp_avg_sq) = match state {
+        Some(s) => (host_f32(s.exp_avg), host_f32(s.exp_avg_sq)),
+        None => (vec![0.0; numel], vec![0.0; numel]),
+    };
+    let mut param = host_f32(tensor);
+    let grad = host_f32(grad);
+    nadam_update(
+        &coefficients,
+        &mut param,
+        &grad,
+        &mut exp_avg,
+        &mut exp_avg_sq,
+    );
+    let to_tensor =
+        |values: Vec<f32>| Tensor::<D>::from_data(TensorData::new(values, shape.clone()), &device);
+    let state = NadamState {
+        step: t,
+        mu_product,
+        exp_avg: to_tensor(exp_avg),
+        exp_avg_sq: to_tensor(exp_avg_sq),
+    };
+    (to_tensor(param), Some(state))
 }
 
 #[cfg(test)]

@@ -136,3 +136,45 @@ fn state_round_trip_resumes_identically() {
     }
     assert_eq!(values(&straight), values(&continued));
 }
+
+#[test]
+fn fused_path_matches_tensor_ops_bitwise() {
+    // Odd length above the parallel chunk size, gradients spanning many magnitudes and signs.
+    let n = (1 << 15) * 3 + 17;
+    let device = Device::flex();
+    let values = |seed: u32, scale: f32| -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let x = (i.wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32 - 0.5;
+                x * scale * 10f32.powi((i % 9) as i32 - 4)
+            })
+            .collect()
+    };
+    let tensor = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
+    let config = NadamConfig::default();
+    let (fused, plain) = (config.build(), config.build_tensor_ops());
+    let mut p_fused = tensor(values(1, 1.0));
+    let mut p_plain = p_fused.clone();
+    let (mut s_fused, mut s_plain) = (None, None);
+    for step in 0..4u32 {
+        let g = values(100 + step, 2.0);
+        (p_fused, s_fused) = fused.step(1e-3, p_fused, tensor(g.clone()), s_fused);
+        (p_plain, s_plain) = plain.step(1e-3, p_plain, tensor(g), s_plain);
+    }
+    let bits = |t: &Tensor<1>| -> Vec<u32> {
+        t.clone()
+            .try_into_vec_as::<f32>()
+            .expect("read")
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    assert_eq!(bits(&p_fused), bits(&p_plain));
+    let (s_fused, s_plain) = (s_fused.expect("state"), s_plain.expect("state"));
+    assert_eq!(s_fused.step, 4);
+    assert_eq!(s_fused.mu_product.to_bits(), s_plain.mu_product.to_bits());
+    assert_eq!(bits(&s_fused.exp_avg), bits(&s_plain.exp_avg));
+    assert_eq!(bits(&s_fused.exp_avg_sq), bits(&s_plain.exp_avg_sq));
+    // The update moved the parameters.
+    assert_ne!(bits(&p_fused), bits(&tensor(values(1, 1.0))));
+}

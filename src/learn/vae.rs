@@ -20,11 +20,12 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{elu, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::error::LearnError;
+use super::fast::{self, elu};
 use super::keras_init::keras_init;
 
 /// Channels of the five encoder convolutions (decoder uses them in reverse).
@@ -149,9 +150,9 @@ impl VaeEncoder {
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let mut x = images;
         for conv in &self.convs {
-            x = elu(conv.forward(x), 1.0);
+            x = elu(fast::conv2d(conv, x));
         }
-        let h = elu(self.dense.forward(x.flatten::<2>(1, 3)), 1.0);
+        let h = elu(self.dense.forward(x.flatten::<2>(1, 3)));
         (self.mean.forward(h.clone()), self.log_var.forward(h))
     }
 }
@@ -170,14 +171,14 @@ impl VaeDecoder {
     /// `[B, latent]` codes → `[B, 1, S, S]` images in (−1, 1).
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
         let [batch, _] = latent.dims();
-        let h = elu(self.dense_1.forward(latent), 1.0);
-        let h = elu(self.dense_2.forward(h), 1.0);
+        let h = elu(self.dense_1.forward(latent));
+        let h = elu(self.dense_2.forward(h));
         let side = self.bottleneck_side;
         let mut x: Tensor<4> = h.reshape([batch, CONV_CHANNELS[4], side, side]);
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
-            x = if i == last { tanh(x) } else { elu(x, 1.0) };
+            x = fast::conv_transpose2d(deconv, x);
+            x = if i == last { tanh(x) } else { elu(x) };
         }
         x
     }
