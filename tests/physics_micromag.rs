@@ -339,6 +339,16 @@ fn voronoi_angles(
     })
 }
 
+/// The demagnetization curve of `angles` (no progress callback, never cancelled).
+fn curve_of(
+    mesh: &Mesh,
+    material: &Material,
+    angles: ndarray::ArrayView2<f64>,
+    opts: &CurveOptions,
+) -> DemagCurve {
+    demag_curve(mesh, material, angles, opts, &mut |_, _| {}, &no_cancel()).expect("curve")
+}
+
 fn no_cancel() -> AtomicBool {
     AtomicBool::new(false)
 }
@@ -514,15 +524,7 @@ fn t3_single_grain_stoner_wohlfarth() {
         let h_sw = sw_switching_field(psi);
         assert!((h_sw - h_sw_ref).abs() < 1e-6, "{h_sw}");
         let angles = ndarray::Array2::from_elem((1, 1), psi);
-        let c = demag_curve(
-            &mesh,
-            &material,
-            angles.view(),
-            &opts,
-            &mut |_, _| {},
-            &no_cancel(),
-        )
-        .expect("curve");
+        let c = curve_of(&mesh, &material, angles.view(), &opts);
         assert!(c.all_converged());
         let k = c.m.iter().position(|&m| m < 0.0).expect("switches");
         // Switching happens at the first field step past −h_sw.
@@ -583,15 +585,7 @@ fn t4_non_interacting_ensemble_anchors() {
             let j = iy * nx + ix;
             -theta0 + (j as f64 + 0.5) * 2.0 * theta0 / n as f64
         });
-        let c = demag_curve(
-            &mesh,
-            &material,
-            angles.view(),
-            &opts,
-            &mut |_, _| {},
-            &no_cancel(),
-        )
-        .expect("curve");
+        let c = curve_of(&mesh, &material, angles.view(), &opts);
         assert!(c.all_converged());
         let got = c
             .anchors()
@@ -786,15 +780,7 @@ fn t8_exchange_coupling_raises_remanence_and_lowers_coercivity() {
         if !demag {
             opts.demag = None;
         }
-        let c = demag_curve(
-            &mesh,
-            material,
-            angles.view(),
-            &opts,
-            &mut |_, _| {},
-            &no_cancel(),
-        )
-        .expect("curve");
+        let c = curve_of(&mesh, material, angles.view(), &opts);
         let a = c.anchors();
         (a.mr.expect("mr"), a.hc.value().expect("hc"))
     };
@@ -819,17 +805,7 @@ fn small_structure_curve(threads: usize, seed: u64) -> DemagCurve {
         .num_threads(threads)
         .build()
         .expect("pool");
-    pool.install(|| {
-        demag_curve(
-            &mesh,
-            &material,
-            angles.view(),
-            &opts,
-            &mut |_, _| {},
-            &no_cancel(),
-        )
-        .expect("curve")
-    })
+    pool.install(|| curve_of(&mesh, &material, angles.view(), &opts))
 }
 
 fn bits(c: &DemagCurve) -> Vec<u64> {
@@ -925,25 +901,9 @@ fn fidimag_compat_mode_runs_with_fixed_step() {
     let angles = voronoi_angles(24, 24, 6, 0.8, 9);
     let mut opts = CurveOptions::kovacs(&material);
     opts.sweep.h_step = 0.05;
-    let bb = demag_curve(
-        &mesh,
-        &material,
-        angles.view(),
-        &opts,
-        &mut |_, _| {},
-        &no_cancel(),
-    )
-    .expect("curve");
+    let bb = curve_of(&mesh, &material, angles.view(), &opts);
     opts.minimizer = MinimizerConfig::fidimag_compat();
-    let compat = demag_curve(
-        &mesh,
-        &material,
-        angles.view(),
-        &opts,
-        &mut |_, _| {},
-        &no_cancel(),
-    )
-    .expect("curve");
+    let compat = curve_of(&mesh, &material, angles.view(), &opts);
     assert!(compat.iterations.iter().all(|&k| (2..=5000).contains(&k)));
     assert!(
         compat
@@ -996,15 +956,7 @@ fn weakly_coupled_grains_against_small_step_bb(ncg: bool) {
             predictor_max_turn,
             ..CurveOptions::kovacs(&material)
         };
-        let c = demag_curve(
-            &mesh,
-            &material,
-            angles.view(),
-            &opts,
-            &mut |_, _| {},
-            &no_cancel(),
-        )
-        .expect("curve");
+        let c = curve_of(&mesh, &material, angles.view(), &opts);
         assert!(c.all_converged());
         c
     };
@@ -1062,15 +1014,7 @@ fn predictor_saves_iterations_on_smooth_branches() {
                 predictor_max_turn,
                 ..CurveOptions::kovacs(&material)
             };
-            demag_curve(
-                &mesh,
-                &material,
-                angles.view(),
-                &opts,
-                &mut |_, _| {},
-                &no_cancel(),
-            )
-            .expect("curve")
+            curve_of(&mesh, &material, angles.view(), &opts)
         };
         let (plain, predicted) = (run(0.0), run(0.05));
         for (a, b) in plain.m.iter().zip(&predicted.m) {
