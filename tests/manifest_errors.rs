@@ -117,3 +117,23 @@ fn several_errors_are_reported_together() {
     );
     assert_eq!(e.matches("error:").count(), 2, "{e}");
 }
+
+/// A step, tolerance or learning rate of zero is refused at plan time (an exclusive bound), not
+/// at run time after the upstream stages have run.
+#[test]
+fn zero_where_a_strictly_positive_value_is_needed() {
+    let msg = error(
+        &format!(
+            "{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n\n[stages.curves]\nkind = \"demag_curve\"\ninputs = {{ structures = \"grains.structures\" }}\nh_step = 0.0\n"
+        ),
+        &[],
+    );
+    assert!(msg.contains("h_step"), "{msg}");
+    assert!(msg.contains("must be greater than 0"), "{msg}");
+    assert!(msg.contains("demo.toml:"), "located: {msg}");
+    let msg = error(
+        &format!("{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n"),
+        &["grains.cell_size_nm=0"],
+    );
+    assert!(msg.contains("must be greater than 0"), "{msg}");
+}

@@ -441,7 +441,8 @@ pub fn kind_json(spec: &KindSpec) -> Value {
             (
                 k.clone(),
                 json!({"type": p.ty, "default": default, "doc": p.doc, "unit": p.unit,
-                               "min": p.min, "max": p.max, "choices": p.choices}),
+                               "min": p.min, "min_exclusive": p.min_exclusive, "max": p.max,
+                               "choices": p.choices}),
             )
         })
         .collect();

@@ -75,6 +75,8 @@ pub struct ParamSpec {
     pub doc: String,
     /// Inclusive lower bound for numbers.
     pub min: Option<f64>,
+    /// Exclusive lower bound for numbers (`min_exclusive = 0.0`: strictly positive).
+    pub min_exclusive: Option<f64>,
     /// Inclusive upper bound for numbers.
     pub max: Option<f64>,
     /// Allowed values for strings.

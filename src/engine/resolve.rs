@@ -394,6 +394,11 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
         _ => None,
     };
     let bounded = |x: f64| -> std::result::Result<(), String> {
+        if let Some(m) = spec.min_exclusive
+            && x <= m
+        {
+            return Err(format!("{x} must be greater than {m}"));
+        }
         if spec.min.is_some_and(|m| x < m) || spec.max.is_some_and(|m| x > m) {
             return Err(format!(
                 "{x} is outside [{}, {}]",
