@@ -164,6 +164,36 @@ pub fn latest(dir: &Path) -> Result<Option<CheckpointMeta>, LearnError> {
     Ok(Some(read_json(&path)?))
 }
 
+/// The newest complete checkpoint in `dir` written for `fingerprint`.
+///
+/// The resume folder is keyed by the stage's key, so a side file that does not parse, that names
+/// another epoch, or that belongs to another configuration is debris (a tampered, truncated or
+/// foreign file), not a result: it is removed with a warning and `None` is returned, so the
+/// training starts from scratch instead of failing on every run.
+pub fn latest_for(dir: &Path, fingerprint: &str) -> Result<Option<CheckpointMeta>, LearnError> {
+    let Some(epoch) = checkpoint_epochs(dir)?.into_iter().max() else {
+        return Ok(None);
+    };
+    let path = meta_path(dir, epoch);
+    let problem = match read_json::<CheckpointMeta>(&path) {
+        Ok(meta) if meta.fingerprint == fingerprint && meta.epoch == epoch => {
+            return Ok(Some(meta));
+        }
+        Ok(meta) if meta.epoch != epoch => format!("it claims epoch {}", meta.epoch),
+        Ok(_) => "it belongs to another configuration".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        file = %path.display(),
+        problem,
+        "discarding an unusable checkpoint; training starts from scratch"
+    );
+    for epoch in checkpoint_epochs(dir)? {
+        remove_checkpoint(dir, epoch)?;
+    }
+    Ok(None)
+}
+
 /// Loads the model and optimizer of `meta`'s checkpoint into `model` and `optimizer`.
 ///
 /// Parameter ids are restored from the model file, so the optimizer state (keyed by id)
@@ -201,7 +231,14 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Lea
         source,
     })?;
     let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, text).map_err(|e| LearnError::io(&tmp, e))?;
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        // Durable before the rename makes it visible: a crash never leaves a renamed, empty file.
+        file.sync_all()
+    };
+    write().map_err(|e| LearnError::io(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| LearnError::io(path, e))
 }
 

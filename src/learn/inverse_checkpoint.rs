@@ -85,10 +85,14 @@ pub(super) struct Resumed {
     pub best: Best,
 }
 
-/// The newest complete checkpoint in `ck.dir` when `ck.resume` is set.
-pub(super) fn resumable(ck: &CheckpointConfig) -> Result<Option<CheckpointMeta>, LearnError> {
+/// The newest usable checkpoint in `ck.dir` for `fingerprint` when `ck.resume` is set (see
+/// [`checkpoint::latest_for`]: unusable ones are discarded).
+pub(super) fn resumable(
+    ck: &CheckpointConfig,
+    fingerprint: &str,
+) -> Result<Option<CheckpointMeta>, LearnError> {
     if ck.resume {
-        checkpoint::latest(&ck.dir)
+        checkpoint::latest_for(&ck.dir, fingerprint)
     } else {
         Ok(None)
     }

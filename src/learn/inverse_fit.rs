@@ -237,7 +237,7 @@ pub fn fit_inverse_cnn(
     let mut best: Option<Best> = None;
     let mut steps = 0u64;
     if let Some(ck) = checkpoint
-        && let Some(meta) = ck_files::resumable(ck)?
+        && let Some(meta) = ck_files::resumable(ck, &fingerprint)?
     {
         let resumed = ck_files::resume(
             ck,

@@ -505,19 +505,21 @@ fn resumed_training_keeps_an_earlier_best_epoch() {
         resumed.predict(fields.view()).expect("predict"),
         straight.predict(fields.view()).expect("predict")
     );
-    // A checkpoint of another configuration is refused, as is one longer than the run.
-    let other = InverseFitConfig {
-        learning_rate: 0.02,
-        ..config(5)
-    };
-    assert!(matches!(
-        fit_checkpointed(&other, &data, Some(&ck)),
-        Err(LearnError::InvalidConfig(_))
-    ));
+    // A checkpoint longer than the run is refused; one of another configuration is debris in
+    // a folder keyed by the stage: discarded, and the run starts from scratch.
     assert!(matches!(
         fit_checkpointed(&config(2), &data, Some(&ck)),
         Err(LearnError::InvalidConfig(_))
     ));
+    let other = InverseFitConfig {
+        learning_rate: 0.02,
+        ..config(5)
+    };
+    let (fresh, fresh_history) = fit(&other, &data);
+    let (restarted, restarted_history) =
+        fit_checkpointed(&other, &data, Some(&ck)).expect("starts over");
+    assert_eq!(records(&restarted_history), records(&fresh_history));
+    assert_eq!(trainable_values(&restarted), trainable_values(&fresh));
 }
 
 #[test]

@@ -126,14 +126,8 @@ pub fn run_monitored<T: TrainTask>(
         stopped: false,
     };
     if let Some(ck) = spec.checkpoint.filter(|c| c.resume)
-        && let Some(meta) = checkpoint::latest(&ck.dir)?
+        && let Some(meta) = checkpoint::latest_for(&ck.dir, &fingerprint)?
     {
-        if meta.fingerprint != fingerprint {
-            return Err(LearnError::InvalidConfig(format!(
-                "checkpoint in {} belongs to a different configuration",
-                ck.dir.display()
-            )));
-        }
         state.resume(&ck.dir, meta, settings)?;
     }
 

@@ -215,14 +215,8 @@ pub fn run_epochs<T: TrainTask>(
     let mut steps: u64 = 0;
 
     if let Some(ck) = spec.checkpoint.filter(|c| c.resume)
-        && let Some(meta) = checkpoint::latest(&ck.dir)?
+        && let Some(meta) = checkpoint::latest_for(&ck.dir, spec.fingerprint)?
     {
-        if meta.fingerprint != spec.fingerprint {
-            return Err(LearnError::InvalidConfig(format!(
-                "checkpoint in {} belongs to a different configuration",
-                ck.dir.display()
-            )));
-        }
         (model, optimizer) = checkpoint::restore(&ck.dir, &meta, model, optimizer)?;
         steps = meta.optimizer_steps;
         history = meta.history;
