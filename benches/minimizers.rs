@@ -67,7 +67,6 @@ fn config(method: &str, material: &Material, ref_tau_max: f64) -> (MinimizerConf
             "pred" => pred = v,
             "tau" => cfg.tau_max = v,
             "restart" => cfg.ncg.restart_every = v as usize,
-            "mturn" => cfg.ncg.momentum_turn = v,
             other => panic!("unknown override {other}"),
         }
     }

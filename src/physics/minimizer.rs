@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::PhysicsError;
 use super::field::EffectiveField;
-use super::ncg::{NcgLimits, NcgOptions, NcgWorkspace};
+use super::ncg::{NcgOptions, NcgWorkspace};
 use super::vector_field::{LANES, VectorField};
 
 /// Which iteration to run.
@@ -374,14 +374,9 @@ impl Minimizer {
             (MinimizerKind::FidimagCompat, 2) => self.relax_compat::<2>(field, m, cancel),
             (MinimizerKind::FidimagCompat, _) => self.relax_compat::<3>(field, m, cancel),
             (MinimizerKind::NonlinearCg, 2) => {
-                let limits = NcgLimits {
-                    torque_tol: self.config.torque_tol,
-                    max_steps: self.config.max_steps,
-                };
                 let n = m.len();
                 self.ncg.get_or_insert_with(|| NcgWorkspace::new(n)).relax(
-                    &self.config.ncg,
-                    &limits,
+                    &self.config,
                     field,
                     m,
                     cancel,

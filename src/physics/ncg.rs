@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::PhysicsError;
 use super::field::EffectiveField;
 use super::material::Material;
-use super::minimizer::RelaxOutcome;
+use super::minimizer::{MinimizerConfig, RelaxOutcome};
 use super::vector_field::{LANES, VectorField};
 
 /// Settings of the nonlinear CG minimizer.
@@ -45,12 +45,6 @@ pub struct NcgOptions {
     pub curvature: f64,
     /// Most such extensions per line search.
     pub max_extensions: usize,
-    /// Once some cell may have turned by more than this (radians) since the start of a
-    /// relaxation, the CG momentum is dropped (β = 0, preconditioned steepest descent with the
-    /// same line search) for the rest of it: a large turn means the state is leaving its basin
-    /// (an avalanche), where momentum can carry the path over a barrier that a descent would
-    /// stop at. `f64::INFINITY` keeps CG throughout.
-    pub momentum_turn: f64,
     /// Lower clamp of the preconditioner |κ_i| (tesla).
     pub curvature_floor: f64,
     /// Largest number of trials per line search before restarting with steepest descent.
@@ -61,7 +55,7 @@ pub struct NcgOptions {
 
 impl Default for NcgOptions {
     /// Rotation cap 0.1 rad, c1 = 1e-4, overshoot 0.5, curvature 0.3, two extensions, floor
-    /// 1 T, 20 trials, restart every 200 steps, momentum kept throughout.
+    /// 1 T, 20 trials, restart every 200 steps.
     ///
     /// The cap decides fidelity: on the non-interacting ensemble (test T4) a cap of 1 rad lets
     /// the shared line search carry particles over their vanishing barriers (Hc −0.5497 instead
@@ -73,7 +67,6 @@ impl Default for NcgOptions {
             overshoot: 0.5,
             curvature: 0.3,
             max_extensions: 2,
-            momentum_turn: f64::INFINITY,
             curvature_floor: 1.0,
             max_trials: 20,
             restart_every: 200,
@@ -100,7 +93,6 @@ impl NcgOptions {
             && pos(self.overshoot)
             && pos(self.curvature_floor)
             && self.max_trials > 0
-            && self.momentum_turn > 0.0
     }
 }
 
@@ -286,17 +278,10 @@ pub(super) struct NcgWorkspace {
     z_trial: Vec<f64>,
     delta: Vec<f64>,
     zeros: Vec<f64>,
-    exchange_self: Vec<f64>,
     m_keep: VectorField,
     b_keep: VectorField,
     g_keep: Vec<f64>,
     z_keep: Vec<f64>,
-}
-
-/// Counters and stopping settings shared with the BB solver.
-pub(super) struct NcgLimits {
-    pub torque_tol: f64,
-    pub max_steps: usize,
 }
 
 impl NcgWorkspace {
@@ -312,7 +297,6 @@ impl NcgWorkspace {
             z_trial: vec![0.0; n],
             delta: vec![0.0; n],
             zeros: vec![0.0; n],
-            exchange_self: Vec::new(),
             m_keep: VectorField::zeros(n),
             b_keep: VectorField::zeros(n),
             g_keep: vec![0.0; n],
@@ -328,25 +312,24 @@ impl NcgWorkspace {
         std::mem::swap(&mut self.z_trial, &mut self.z_keep);
     }
 
-    /// Relaxes the in-plane unit field `m` (z components zero) to a local minimum.
+    /// Relaxes the in-plane unit field `m` (z components zero) to a local minimum with the
+    /// settings `config.ncg`, the torque tolerance and step limit of `config`.
     pub(super) fn relax(
         &mut self,
-        opts: &NcgOptions,
-        limits: &NcgLimits,
+        config: &MinimizerConfig,
         field: &mut EffectiveField,
         m: &mut VectorField,
         cancel: &AtomicBool,
     ) -> Result<RelaxOutcome, PhysicsError> {
-        let n = m.len();
-        if self.exchange_self.len() != n {
-            self.exchange_self = field.exchange_self_coupling();
-        }
-        let tol2 = limits.torque_tol * limits.torque_tol;
+        let opts = &config.ncg;
+        // Per call (one pass over the cells): it belongs to `field`, which may change.
+        let exchange_self = field.exchange_self_coupling();
+        let tol2 = config.torque_tol * config.torque_tol;
         let mut energy = field.evaluate(m, &mut self.b);
         let mut evaluations = 1;
         let mut rejected = 0;
         let mut grad = {
-            let terms = local_terms(field, &self.exchange_self, opts.curvature_floor);
+            let terms = local_terms(field, &exchange_self, opts.curvature_floor);
             gradient_pass(
                 m,
                 &self.b,
@@ -362,8 +345,6 @@ impl NcgWorkspace {
         let mut restarted = true;
         let mut alpha_prev = 1.0;
         let mut steps = 0;
-        // Upper bound of the largest turn of any cell since the start of this relaxation.
-        let mut turned = 0.0;
         let converged = loop {
             if !(grad.g2.is_finite() && energy.is_finite()) {
                 return Err(PhysicsError::NonFinite(
@@ -373,7 +354,7 @@ impl NcgWorkspace {
             if grad.max_g2 < tol2 {
                 break true;
             }
-            if steps >= limits.max_steps {
+            if steps >= config.max_steps {
                 break false;
             }
             if cancel.load(Ordering::Relaxed) {
@@ -394,7 +375,7 @@ impl NcgWorkspace {
                 rotate(m, &self.delta, alpha, &mut self.m_trial);
                 let e = field.evaluate(&self.m_trial, &mut self.b_trial);
                 evaluations += 1;
-                let terms = local_terms(field, &self.exchange_self, opts.curvature_floor);
+                let terms = local_terms(field, &exchange_self, opts.curvature_floor);
                 let gt = gradient_pass(
                     &self.m_trial,
                     &self.b_trial,
@@ -464,10 +445,8 @@ impl NcgWorkspace {
             } else {
                 0.0
             };
-            turned += alpha * dmax;
             if !(beta.is_finite() && beta > 0.0)
                 || (opts.restart_every > 0 && steps % opts.restart_every == 0)
-                || turned > opts.momentum_turn
             {
                 beta = 0.0;
             }

@@ -45,28 +45,6 @@ fn elu_backward(y: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Fl
     host::zip_map(y, grad, |y, g| if y > 0.0 { g } else { g * (y + 1.0) })
 }
 
-/// Forward convolution (im2col + one GEMM over the batch).
-fn conv2d_forward(
-    x: FloatTensor<Flex>,
-    weight: FloatTensor<Flex>,
-    bias: FloatTensor<Flex>,
-    stride: [usize; 2],
-    padding: [usize; 2],
-) -> FloatTensor<Flex> {
-    conv::conv2d_forward(x, weight, bias, &Geometry { stride, padding })
-}
-
-/// Forward transposed convolution (one GEMM over the batch + col2im).
-fn conv_transpose2d_forward(
-    x: FloatTensor<Flex>,
-    weight: FloatTensor<Flex>,
-    bias: FloatTensor<Flex>,
-    stride: [usize; 2],
-    padding: [usize; 2],
-) -> FloatTensor<Flex> {
-    conv::conv_transpose2d_forward(x, weight, bias, &Geometry { stride, padding })
-}
-
 impl FastOps for Flex {
     fn elu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         elu_forward(x)
@@ -79,7 +57,7 @@ impl FastOps for Flex {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FloatTensor<Self> {
-        conv2d_forward(x, weight, bias, stride, padding)
+        conv::conv2d_forward(x, weight, bias, &Geometry { stride, padding })
     }
 
     fn conv_transpose2d(
@@ -89,7 +67,7 @@ impl FastOps for Flex {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FloatTensor<Self> {
-        conv_transpose2d_forward(x, weight, bias, stride, padding)
+        conv::conv_transpose2d_forward(x, weight, bias, &Geometry { stride, padding })
     }
 }
 
@@ -141,9 +119,9 @@ fn tracked_conv<C: CheckpointStrategy>(
 ) -> FloatTensor<Autodiff<Flex, C>> {
     let forward = |x, w, b| {
         if transposed {
-            conv_transpose2d_forward(x, w, b, geometry.stride, geometry.padding)
+            conv::conv_transpose2d_forward(x, w, b, &geometry)
         } else {
-            conv2d_forward(x, w, b, geometry.stride, geometry.padding)
+            conv::conv2d_forward(x, w, b, &geometry)
         }
     };
     let step = ConvBackward {
