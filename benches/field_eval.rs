@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use mexp::physics::demag::Demag;
-use mexp::physics::padded_fft::PaddedFft2;
+use mexp::physics::micromag::demag::Demag;
+use mexp::physics::micromag::padded_fft::PaddedFft2;
 use rustfft::num_complex::Complex;
 
 use mexp::physics::*;

@@ -1,7 +1,9 @@
 //! Grain-structure sampling speed: block-candidate Voronoi vs brute force on the paper's 160×160
 //! grid. Run with `cargo bench --bench grains`.
 
-use mexp::physics::grains::{GrainSampling, nearest_seed_map, nearest_seed_map_brute_force};
+use mexp::physics::micromag::grains::{
+    GrainSampling, nearest_seed_map, nearest_seed_map_brute_force,
+};
 use std::time::{Duration, Instant};
 
 /// Median wall time of `runs` calls of `f`.

@@ -12,8 +12,8 @@
 
 use mexp::learn::LearnError;
 use mexp::learn::backend::{BackendChoice, LearnRuntime, retain_freed_memory};
-use mexp::learn::inverse_cnn::{Architecture, DESIGN_PARAMETERS, FIELD_CHANNELS};
-use mexp::learn::inverse_fit::{InverseFitConfig, Split, fit_inverse_cnn};
+use mexp::learn::pollok::cnn::{Architecture, DESIGN_PARAMETERS, FIELD_CHANNELS};
+use mexp::learn::pollok::fit::{InverseFitConfig, Split, fit_inverse_cnn};
 use ndarray::{Array2, Array4};
 
 /// One benchmark case.

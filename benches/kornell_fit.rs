@@ -7,10 +7,10 @@
 use std::time::Instant;
 
 use burn::tensor::Device;
-use mexp::learn::ae3d_fit::{Ae3dFitConfig, fit_ae3d};
-use mexp::learn::rollout_fit::{RolloutFitConfig, fit_rollout};
-use mexp::learn::rollout_windows::SimSequence;
-use mexp::learn::validation_split::split_validation;
+use mexp::learn::kornell::ae3d_fit::{Ae3dFitConfig, fit_ae3d};
+use mexp::learn::kornell::rollout_fit::{RolloutFitConfig, fit_rollout};
+use mexp::learn::kornell::rollout_windows::SimSequence;
+use mexp::learn::train::validation_split::split_validation;
 use ndarray::{Array1, Array2, Array5, s};
 
 const SIMS: usize = 9;

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use mexp::learn::ae3d::{Autoencoder3dConfig, reconstruction_loss};
-use mexp::learn::resnet::ResNetConfig;
-use mexp::learn::rollout::{LatentPredictorConfig, RolloutWindows, recursive_loss};
+use mexp::learn::kornell::ae3d::{Autoencoder3dConfig, reconstruction_loss};
+use mexp::learn::kornell::rollout::{LatentPredictorConfig, RolloutWindows, recursive_loss};
+use mexp::learn::nets::resnet::ResNetConfig;
 
 /// Median wall time in milliseconds of `runs` calls of `step` (after one warm-up call).
 fn median_ms(runs: usize, mut step: impl FnMut()) -> f64 {

@@ -12,10 +12,10 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use mexp::learn::backend::{BackendChoice, LearnRuntime, retain_freed_memory};
-use mexp::learn::nadam::NadamConfig;
-use mexp::learn::regressor::{Regressor, RegressorConfig};
-use mexp::learn::vae::{Vae, VaeConfig};
-use mexp::learn::vae_fit::standard_normal;
+use mexp::learn::kovacs::regressor::{Regressor, RegressorConfig};
+use mexp::learn::kovacs::vae::{Vae, VaeConfig};
+use mexp::learn::kovacs::vae_fit::standard_normal;
+use mexp::learn::train::nadam::NadamConfig;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);

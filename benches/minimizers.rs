@@ -15,7 +15,7 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use mexp::physics::grains::GrainSampling;
+use mexp::physics::micromag::grains::GrainSampling;
 use mexp::physics::*;
 use rayon::prelude::*;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference trajectories of torch.optim.NAdam for the Rust Nadam test (src/learn/nadam_tests.rs).
+"""Reference trajectories of torch.optim.NAdam for the Rust Nadam test (src/learn/train/nadam_tests.rs).
 
 Problem: f(x) = sum_i c_i x_i^2 + sum_i b_i x_i, gradient 2 c x + b, six parameters in one
 float32 tensor, lr = 0.05, ten steps, default betas (0.9, 0.999) and momentum_decay 0.004.

@@ -9,14 +9,9 @@ fn main() -> std::process::ExitCode {
 /// ignores SIGPIPE by default, so restore the default action (terminate) before printing anything.
 #[cfg(unix)]
 fn restore_default_sigpipe() {
-    const SIGPIPE: i32 = 13;
-    const SIG_DFL: usize = 0;
-    unsafe extern "C" {
-        fn signal(signum: i32, handler: usize) -> usize;
-    }
     // SAFETY: setting the default disposition of SIGPIPE at start-up, before any threads exist.
     unsafe {
-        signal(SIGPIPE, SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -575,9 +575,11 @@ fn stages_lists_what_a_fingerprint_covers() {
     assert_eq!(v["command"], "stages");
     let files = v["files"].as_object().expect("files");
     assert!(files.contains_key("src/stages/morph.rs"));
-    assert!(files.contains_key("src/physics/exchange.rs"));
+    assert!(files.contains_key("src/physics/micromag/exchange.rs"));
     assert_eq!(
-        files["src/physics/exchange.rs"].as_str().map(str::len),
+        files["src/physics/micromag/exchange.rs"]
+            .as_str()
+            .map(str::len),
         Some(64)
     );
     let crates = v["crates"].as_array().expect("crates");
@@ -590,6 +592,6 @@ fn stages_lists_what_a_fingerprint_covers() {
     assert_eq!(v["implementation"].as_str().map(str::len), Some(64));
     let text = mexp(&["stages", "morph"], tmp.path());
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("src/physics/exchange.rs"), "{text}");
+    assert!(text.contains("src/physics/micromag/exchange.rs"), "{text}");
     assert!(text.contains("burn-flex "), "{text}");
 }

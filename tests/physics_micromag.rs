@@ -7,7 +7,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use mexp::physics::demag_kernel::{newell_nxx, newell_nxy, nxx_2d, nxy_2d, nyy_2d};
+use mexp::physics::micromag::demag_kernel::{newell_nxx, newell_nxy, nxx_2d, nxy_2d, nyy_2d};
 use mexp::physics::*;
 
 fn close(a: f64, b: f64, tol: f64) -> bool {

@@ -3,10 +3,10 @@
 
 use std::sync::atomic::AtomicBool;
 
-use mexp::physics::curve::{CurveOptions, demag_curve};
-use mexp::physics::grains::{GrainSampling, GrainStructure};
-use mexp::physics::material::Material;
-use mexp::physics::mesh::Mesh;
+use mexp::physics::micromag::curve::{CurveOptions, demag_curve};
+use mexp::physics::micromag::grains::{GrainSampling, GrainStructure};
+use mexp::physics::micromag::material::Material;
+use mexp::physics::micromag::mesh::Mesh;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -246,8 +246,8 @@ pub fn show(sel: &Selection, stage: &str, variant: Option<&str>) -> CmdResult {
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        let hint = crate::engine::diag::did_you_mean(stage, names.iter().copied())
-            .map(|s| format!(" (did you mean `{s}`?)"))
+        let hint = crate::engine::diag::suggestion(stage, names.iter().copied())
+            .map(|hint| format!(" ({hint})"))
             .unwrap_or_default();
         return Err(EngineError::Usage(format!(
             "no stage `{stage}` in {}{hint}; stages: {}",
@@ -271,8 +271,8 @@ pub fn stages(kind: Option<&str>, json: bool) -> CmdResult {
     match kind {
         Some(k) => {
             let spec = registry.catalog.get(k).ok_or_else(|| {
-                let hint = crate::engine::diag::did_you_mean(k, registry.catalog.names())
-                    .map(|s| format!(" (did you mean `{s}`?)"))
+                let hint = crate::engine::diag::suggestion(k, registry.catalog.names())
+                    .map(|hint| format!(" ({hint})"))
                     .unwrap_or_default();
                 EngineError::Usage(format!(
                     "unknown stage kind `{k}`{hint}; `mexp stages` lists them"

@@ -53,12 +53,6 @@ pub struct FanOutCount(pub usize);
 #[error("slice of items stored")]
 pub struct SliceDone;
 
-/// A stage kind's implementation.
-pub trait Stage: Send + Sync {
-    /// Runs the stage: reads parameters and inputs from `ctx`, writes every declared output.
-    fn run(&self, ctx: &StageContext) -> StageResult;
-}
-
 /// An input as the stage sees it: a file, or a directory of files.
 #[derive(Debug, Clone)]
 pub enum InputPath {
@@ -68,7 +62,7 @@ pub enum InputPath {
     Tree(BTreeMap<String, PathBuf>),
 }
 
-/// The execution context handed to [`Stage::run`].
+/// The execution context handed to [`super::stage::Stage::run`].
 pub struct StageContext<'a> {
     pub(crate) name: String,
     pub(crate) spec: &'a KindSpec,

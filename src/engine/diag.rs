@@ -141,6 +141,12 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The one "did you mean" hint: "did you mean `x`?" for the closest candidate `x` to `word`, if it
+/// is close enough to be a likely typo (see [`did_you_mean`]).
+pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    did_you_mean(word, candidates).map(|s| format!("did you mean `{s}`?"))
+}
+
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     word: &str,

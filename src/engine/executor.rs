@@ -1,48 +1,19 @@
 //! The local executor: runs a plan's jobs concurrently within `--jobs`, each with its own rayon pool,
 //! under per-key locks, publishing outputs atomically and writing a record per job.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use super::cache::Cache;
-use super::catalog::Catalog;
-use super::context::{FanOutMode, Stage};
+use super::context::FanOutMode;
 use super::error::{EngineError, Result};
 use super::job_runner::{JobEnv, PartOutcome, run_ticket};
 use super::plan::{Plan, input_digests};
 use super::progress::ProgressView;
 use super::record::Record;
+use super::stage::Registry;
 use super::ticket::JobTicket;
-
-/// Stage kinds with their implementations.
-#[derive(Clone, Default)]
-pub struct Registry {
-    /// The catalogue (parameters, inputs, outputs, fingerprints).
-    pub catalog: Catalog,
-    impls: BTreeMap<String, Arc<dyn Stage>>,
-}
-
-impl Registry {
-    /// A registry over `catalog` with no implementations yet.
-    pub fn new(catalog: Catalog) -> Self {
-        Registry {
-            catalog,
-            impls: BTreeMap::new(),
-        }
-    }
-
-    /// Registers the implementation of `kind`.
-    pub fn register(&mut self, kind: &str, stage: Arc<dyn Stage>) {
-        self.impls.insert(kind.to_string(), stage);
-    }
-
-    /// The implementation of `kind`.
-    pub fn implementation(&self, kind: &str) -> Option<Arc<dyn Stage>> {
-        self.impls.get(kind).cloned()
-    }
-}
 
 /// Options of one run.
 #[derive(Debug, Clone)]

@@ -16,10 +16,10 @@ use super::context::{
     FanOutCount, FanOutMode, InputPath, Interrupted, SliceDone, StageContext, StageError,
 };
 use super::error::{EngineError, Result};
-use super::executor::Registry;
 use super::lock::KeyLock;
 use super::progress::ProgressView;
 use super::record::{OutputEntry, Record, StageRef, Tree, read_tree};
+use super::stage::Registry;
 use super::ticket::{JobTicket, TicketInput};
 
 /// What a job's process shares with it.

@@ -36,7 +36,7 @@
 //!   (a `mod.rs` of `mod` declarations and `pub use` lines) is not in for that: its routing is
 //!   reflected in which files the path reaches, and those are hashed;
 //! - it holds an `impl` block whose self type names a type or trait defined in a file already in
-//!   (inherent impls elsewhere, such as `learn/se_resnext.rs` adding constructors to
+//!   (inherent impls elsewhere, such as `learn/nets/se_resnext.rs` adding constructors to
 //!   `ResNetConfig`; trait impls of any trait for those types, `From` conversions included), or an
 //!   impl of a trait defined in a file already in for a type the crate does not define (blanket
 //!   impls, impls for `f64`, `Vec<_>`, …). Names are matched by identifier, not resolved, so two
@@ -67,7 +67,7 @@
 //! The scanner is syntactic: a name reached in a way it does not model (a macro generating a path
 //! to another module, say) would escape it. `tests/code_fingerprints.rs` checks, on a copy of the
 //! tree, that every file of every kind moves its fingerprint and that each known drift case
-//! (morph ↔ `physics/exchange.rs`, rollout_fit ↔ `learn/sample_weighting.rs`, …) is covered.
+//! (morph ↔ `physics/micromag/exchange.rs`, rollout_fit ↔ `learn/train/sample_weighting.rs`, …) is covered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use toml::Value;
 use toml_edit::{Document, Item, TableLike};
 
-use super::diag::{Diagnostic, did_you_mean};
+use super::diag::{Diagnostic, suggestion};
 use super::error::{EngineError, Result};
 
 /// A value with the byte span of its key and of its value in the manifest text.
@@ -176,8 +176,7 @@ impl Parser<'_> {
     fn manifest(&mut self, root: &toml_edit::Table) -> Manifest {
         for (key, item) in root.iter() {
             if !TOP_LEVEL.contains(&key) {
-                let help = did_you_mean(key, TOP_LEVEL.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
+                let help = suggestion(key, TOP_LEVEL.iter().copied())
                     .or_else(|| Some(format!("top-level tables are: {}", TOP_LEVEL.join(", "))));
                 self.err(
                     key_span(root, key).or(item.span()),
@@ -242,8 +241,7 @@ impl Parser<'_> {
                 ("seed", Value::Integer(i)) if *i >= 0 => exp.seed = *i as u64,
                 ("seed", _) => self.err(v.span, "`seed` must be a non-negative integer", None),
                 (other, _) => {
-                    let help = did_you_mean(other, EXPERIMENT_KEYS.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?"));
+                    let help = suggestion(other, EXPERIMENT_KEYS.iter().copied());
                     self.err(
                         v.key_span,
                         format!("unknown key `{other}` in [experiment]"),

@@ -23,11 +23,12 @@ pub mod resources;
 pub mod results;
 pub mod session;
 pub mod slurm;
+pub mod stage;
 pub mod sweep;
 pub mod ticket;
 
 pub use context::{
-    FanOutCount, FanOutMode, Interrupted, SliceDone, Stage, StageContext, StageError, StageResult,
+    FanOutCount, FanOutMode, Interrupted, SliceDone, StageContext, StageError, StageResult,
 };
 pub use error::{EngineError, Result};
-pub use executor::Registry;
+pub use stage::{Registry, Stage};

@@ -14,7 +14,7 @@ use petgraph::graph::DiGraph;
 use toml::Value;
 
 use super::catalog::{Catalog, KindSpec, ParamSpec, ParamType};
-use super::diag::{Diagnostic, did_you_mean};
+use super::diag::{Diagnostic, did_you_mean, suggestion};
 use super::error::{EngineError, Result};
 use super::manifest::{Located, Manifest, parse_value};
 
@@ -125,18 +125,16 @@ pub fn resolve(
             Some(layer) => Some(layer),
             None => {
                 let known: Vec<&str> = manifest.profiles.keys().map(String::as_str).collect();
-                let help = did_you_mean(p, known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "profiles in this manifest: {}",
-                            if known.is_empty() {
-                                "none".into()
-                            } else {
-                                known.join(", ")
-                            }
-                        )
-                    });
+                let help = suggestion(p, known.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "profiles in this manifest: {}",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    )
+                });
                 return Err(EngineError::Manifest(vec![
                     manifest
                         .diag(None, format!("unknown profile `{p}`"))
@@ -150,8 +148,7 @@ pub fn resolve(
     let mut stages = Vec::new();
     for decl in &manifest.stages {
         let Some(spec) = catalog.get(&decl.kind.value) else {
-            let help = did_you_mean(&decl.kind.value, catalog.names())
-                .map(|s| format!("did you mean `{s}`?"))
+            let help = suggestion(&decl.kind.value, catalog.names())
                 .unwrap_or_else(|| "`mexp stages` lists the stage kinds".into());
             diags.push(
                 manifest
@@ -242,8 +239,7 @@ fn check_override_stages(
         if names.contains(&stage) {
             return None;
         }
-        let help = did_you_mean(stage, names.iter().copied())
-            .map(|s| format!("did you mean `{s}`?"))
+        let help = suggestion(stage, names.iter().copied())
             .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
         Some(
             manifest
@@ -290,8 +286,7 @@ fn resolve_params(
     for (layer, vals) in layers {
         for (key, v) in vals {
             if !spec.params.contains_key(key) {
-                let help = did_you_mean(key, names.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
+                let help = suggestion(key, names.iter().copied())
                     .unwrap_or_else(|| format!("`mexp stages {}` lists its parameters", spec.kind));
                 if *layer == "--set" {
                     let msg = format!(
@@ -423,8 +418,8 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
             if let Some(choices) = &spec.choices
                 && !choices.contains(s)
             {
-                let hint = did_you_mean(s, choices.iter().map(String::as_str))
-                    .map(|c| format!(" (did you mean `{c}`?)"))
+                let hint = suggestion(s, choices.iter().map(String::as_str))
+                    .map(|hint| format!(" ({hint})"))
                     .unwrap_or_default();
                 return Err(format!("`{s}` is not one of {}{hint}", choices.join(", ")));
             }
@@ -492,8 +487,7 @@ fn resolve_inputs(
     let stage_names: Vec<&str> = manifest.stages.iter().map(|s| s.name.as_str()).collect();
     for inp in &decl.inputs {
         if !spec.any_inputs && !spec.inputs.contains_key(&inp.port) {
-            let help = did_you_mean(&inp.port, spec.inputs.keys().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"))
+            let help = suggestion(&inp.port, spec.inputs.keys().map(String::as_str))
                 .unwrap_or_else(|| {
                     format!(
                         "inputs of `{}`: {}",
@@ -542,8 +536,7 @@ fn resolve_inputs(
             continue;
         }
         let Some(up) = manifest.stage(&inp.stage) else {
-            let help = did_you_mean(&inp.stage, stage_names.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
+            let help = suggestion(&inp.stage, stage_names.iter().copied())
                 .unwrap_or_else(|| format!("stages: {}", stage_names.join(", ")));
             diags.push(
                 manifest

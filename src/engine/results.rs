@@ -12,6 +12,7 @@ use super::executor::{Outcome, RunReport};
 use super::plan::Plan;
 use super::record::read_tree;
 use super::sweep::Sweep;
+use crate::io::csv::quote_field;
 
 /// Writes the results folders and summaries; returns the summary files written.
 pub fn publish(
@@ -239,7 +240,7 @@ fn sweep_table(
     header.extend(sweep.report.iter().cloned());
     let mut csv = header
         .iter()
-        .map(|h| csv_field(h))
+        .map(|h| quote_field(h))
         .collect::<Vec<_>>()
         .join(",")
         + "\n";
@@ -270,7 +271,7 @@ fn sweep_table(
         csv.push_str(
             &(row
                 .iter()
-                .map(|c| csv_field(c))
+                .map(|c| quote_field(c))
                 .collect::<Vec<_>>()
                 .join(",")
                 + "\n"),
@@ -299,12 +300,4 @@ pub fn significant(f: f64) -> String {
     format!("{f:.6e}")
         .parse::<f64>()
         .map_or_else(|_| f.to_string(), |r| r.to_string())
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{EngineError, Result};
-use super::executor::Registry;
 use super::manifest::Manifest;
 use super::plan::{Plan, Variant};
 use super::resolve::{Override, ResolvedExperiment, resolve};
+use super::stage::Registry;
 use super::sweep::{Sweep, expand};
 
 /// What the user asked for on the command line.

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
-use super::error::LearnError;
+use crate::learn::error::LearnError;
 
 /// Which burn backend executes the tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -186,12 +186,7 @@ pub fn seed_device(device: &Device, seed: u64) {
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        const M_TRIM_THRESHOLD: i32 = -1;
-        const M_TOP_PAD: i32 = -2;
-        const M_MMAP_MAX: i32 = -4;
-        unsafe extern "C" {
-            fn mallopt(param: i32, value: i32) -> i32;
-        }
+        use libc::{M_MMAP_MAX, M_TOP_PAD, M_TRIM_THRESHOLD, mallopt};
         // SAFETY: mallopt only changes allocator tuning parameters; glibc serialises it with
         // its own arena lock and both parameters accept these values.
         let ok = unsafe {

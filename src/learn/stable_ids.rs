@@ -10,8 +10,8 @@ use burn::module::Module;
 use burn_pack::{Bytes, Reader, Writer};
 use serde::Serialize;
 
-use super::checkpoint::write_json_atomic;
-use super::error::LearnError;
+use crate::learn::error::LearnError;
+use crate::learn::train::checkpoint::write_json_atomic;
 
 /// Writes a model directory output: `model` as the burnpack `model_file` (stable ids) and
 /// `side` (architecture, scaling, …) as the JSON `side_file`, both inside `dir`.

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::prism::{PrismError, apply_neg, prism_tensor};
+use crate::physics::prism::{PrismError, apply_neg, prism_tensor};
 
 /// Height of every magnet (cm).
 pub const MAGNET_HEIGHT_CM: f64 = 1.0;

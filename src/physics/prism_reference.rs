@@ -1,5 +1,5 @@
 //! Test-only reference formulations for the prism field, independent of the corner sum in
-//! [`super::prism`]:
+//! [`crate::physics::prism`]:
 //! - a Guptasarma–Singh style face/edge sum (Geophysics 64, 70 (1999)) for a uniformly
 //!   magnetized polyhedron: every face carries the surface charge σ = M·n and contributes
 //!   (σ/4π)[Ω n + Σ_edges ν ln((R_a+R_b+l)/(R_a+R_b−l))], with the signed solid angle Ω from the

@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::io::csv::quote_field;
+
 /// Significant digits shown in Markdown unless a table says otherwise.
 pub const DEFAULT_SIGNIFICANT_DIGITS: usize = 4;
 
@@ -193,7 +195,7 @@ impl Table {
     /// CSV with a header line (RFC 4180 quoting, `\n` line ends, full-precision numbers).
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
-        let header: Vec<String> = self.columns.iter().map(|c| quote_csv(c)).collect();
+        let header: Vec<String> = self.columns.iter().map(|c| quote_field(c)).collect();
         out.push_str(&header.join(","));
         out.push('\n');
         for row in &self.rows {
@@ -278,16 +280,7 @@ fn csv_cell(cell: &Cell) -> String {
         Cell::Number(v) if v.is_infinite() => if *v > 0.0 { "inf" } else { "-inf" }.to_string(),
         Cell::Number(v) => format_round_trip(*v),
         Cell::Integer(i) => i.to_string(),
-        Cell::Text(t) => quote_csv(t),
-    }
-}
-
-/// RFC 4180: quote fields containing a comma, quote, CR or LF; double embedded quotes.
-fn quote_csv(field: &str) -> String {
-    if field.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
+        Cell::Text(t) => quote_field(t),
     }
 }
 

@@ -3,9 +3,9 @@
 use super::kornell_common::{esw_states, mean_mz, states_of, test_simulation};
 use super::learn_common::runtime;
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::ae3d_fit::{Ae3dFitConfig, fit_ae3d};
+use crate::learn::kornell::ae3d_fit::{Ae3dFitConfig, fit_ae3d};
 use crate::learn::train::LoopConfig;
-use crate::learn::validation_split::split_validation;
+use crate::learn::train::validation_split::split_validation;
 use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
 
 /// The `ae3d_fit` stage kind.
@@ -46,7 +46,7 @@ impl Stage for Ae3dFitStage {
         model.save(&ctx.output("model")?)?;
         ctx.write_json("history", &history)?;
         let col =
-            |f: &dyn Fn(&crate::learn::ae3d_fit::Ae3dEpoch) -> Option<f64>| -> Vec<(f64, f64)> {
+            |f: &dyn Fn(&crate::learn::kornell::ae3d_fit::Ae3dEpoch) -> Option<f64>| -> Vec<(f64, f64)> {
                 history
                     .iter()
                     .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))

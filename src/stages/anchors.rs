@@ -5,7 +5,7 @@ use ndarray::{Array2, Ix1, Ix2};
 use super::micromag_common::{ANCHOR_NAMES, anchor_row};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::{read_npy_nd, write_npy};
-use crate::physics::anchors::anchors;
+use crate::physics::micromag::anchors::anchors;
 use crate::report::plot::{LineChart, Marker, Series, SeriesStyle, line_plot};
 
 /// The `anchors` stage kind.

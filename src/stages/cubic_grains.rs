@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::write_npy;
-use crate::physics::cubic_grains::sample_cap_axes;
+use crate::physics::esw::cubic_grains::sample_cap_axes;
 
 /// The `cubic_grains` stage kind.
 pub struct CubicGrainsStage;

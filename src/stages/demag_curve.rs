@@ -10,7 +10,7 @@ use super::micromag_common::{CurveCounts, SolverCounts, solver_setup};
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::write_npy;
-use crate::physics::curve::DemagCurveSolver;
+use crate::physics::micromag::curve::DemagCurveSolver;
 
 /// The `demag_curve` stage kind.
 pub struct DemagCurveStage;

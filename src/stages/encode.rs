@@ -6,7 +6,7 @@ use super::learn_common::{image_loader, runtime};
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::write_npy;
-use crate::learn::vae_fit::TrainedVae;
+use crate::learn::kovacs::vae_fit::TrainedVae;
 
 /// The `encode` stage kind.
 pub struct EncodeStage;

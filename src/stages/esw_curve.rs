@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::{read_npy_nd, write_npy};
-use crate::physics::cubic_grains::ParticleSites;
+use crate::physics::esw::cubic_grains::ParticleSites;
 use crate::physics::esw::{EasyAxes, EswConfig, simulate};
 use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
 

@@ -4,7 +4,7 @@ use super::learn_common::{runtime, tree_dir};
 use super::micromag_common::ANCHOR_NAMES;
 use super::regress_fit::{Labelled, labelled};
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::regressor_fit::TrainedRegressor;
+use crate::learn::kovacs::regressor_fit::TrainedRegressor;
 use crate::report::plot::parity_plot;
 
 /// The `evaluate` stage kind.

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::structures::{StructureEntry, StructureSet};
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::physics::grains::GrainSampling;
+use crate::physics::micromag::grains::GrainSampling;
 use crate::report::image_grid::{Colormap, ImageGrid, image_grid};
 
 /// The `grain_sampling` stage kind.

@@ -5,8 +5,8 @@ use ndarray::{Array2, Axis, concatenate};
 use super::learn_common::{runtime, tree_dir};
 use super::pollok_common::{DesignSet, batch};
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::inverse_metrics::{per_target_mae_percent, rmse};
-use crate::learn::inverse_model::TrainedInverseCnn;
+use crate::learn::pollok::metrics::{per_target_mae_percent, rmse};
+use crate::learn::pollok::model::TrainedInverseCnn;
 use crate::physics::prism_design::{DesignSpace, design_from_targets, field_map};
 
 /// The `inverse_cnn_eval` stage kind.

@@ -4,8 +4,8 @@ use super::learn_common::{loss_plot, runtime};
 use super::pollok_common::{DesignSet, batch};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::learn::LearnError;
-use crate::learn::checkpoint::CheckpointConfig;
-use crate::learn::inverse_fit::{InverseFitConfig, Split, fit_inverse_cnn};
+use crate::learn::pollok::fit::{InverseFitConfig, Split, fit_inverse_cnn};
+use crate::learn::train::checkpoint::CheckpointConfig;
 
 /// The `inverse_cnn_fit` stage kind.
 pub struct InverseCnnFitStage;

@@ -6,13 +6,13 @@ use ndarray::Array2;
 
 use crate::engine::{StageContext, StageResult};
 use crate::io::npy::write_npy;
-use crate::physics::anchors::Anchors;
-use crate::physics::curve::{CurveOptions, SweepOptions};
-use crate::physics::demag_kernel::{DemagKernelKind, KernelOptions};
-use crate::physics::field::MagnetizationMode;
-use crate::physics::material::Material;
-use crate::physics::mesh::Mesh;
-use crate::physics::minimizer::MinimizerConfig;
+use crate::physics::micromag::anchors::Anchors;
+use crate::physics::micromag::curve::{CurveOptions, SweepOptions};
+use crate::physics::micromag::demag_kernel::{DemagKernelKind, KernelOptions};
+use crate::physics::micromag::field::MagnetizationMode;
+use crate::physics::micromag::material::Material;
+use crate::physics::micromag::mesh::Mesh;
+use crate::physics::micromag::minimizer::MinimizerConfig;
 
 /// Names of the six anchors, in the order of [`Anchors::to_array`].
 pub const ANCHOR_NAMES: [&str; 6] = ["M1", "Mr", "Hk90", "Hk80", "Hk70", "Hc"];

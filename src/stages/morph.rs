@@ -8,10 +8,10 @@ use super::learn_common::{images, runtime, tree_dir};
 use super::micromag_common::{ANCHOR_NAMES, anchor_row, solver_setup};
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::regressor_fit::TrainedRegressor;
-use crate::learn::vae_fit::TrainedVae;
-use crate::physics::curve::DemagCurveSolver;
-use crate::physics::grains::angles_from_easy_axis_x;
+use crate::learn::kovacs::regressor_fit::TrainedRegressor;
+use crate::learn::kovacs::vae_fit::TrainedVae;
+use crate::physics::micromag::curve::DemagCurveSolver;
+use crate::physics::micromag::grains::angles_from_easy_axis_x;
 use crate::report::image_grid::{Colormap, ImageGrid, image_grid};
 use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
 

@@ -6,8 +6,10 @@ use ndarray::{Array2, Ix2};
 use super::learn_common::{epoch_reporter, loss_plot, runtime, split};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::read_npy_nd;
-use crate::learn::regressor::RegressorConfig;
-use crate::learn::regressor_fit::{RegressorFitConfig, cross_validate_regressor, fit_regressor};
+use crate::learn::kovacs::regressor::RegressorConfig;
+use crate::learn::kovacs::regressor_fit::{
+    RegressorFitConfig, cross_validate_regressor, fit_regressor,
+};
 use crate::learn::train::LoopConfig;
 
 /// The `regress_fit` stage kind.

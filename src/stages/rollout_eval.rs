@@ -5,8 +5,8 @@ use ndarray::s;
 use super::kornell_common::{esw_field, esw_states, mean_mz, states_of, test_simulation};
 use super::learn_common::{runtime, tree_dir};
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::ae3d_fit::TrainedAe3d;
-use crate::learn::rollout_fit::TrainedRollout;
+use crate::learn::kornell::ae3d_fit::TrainedAe3d;
+use crate::learn::kornell::rollout_fit::TrainedRollout;
 use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
 
 /// The `rollout_eval` stage kind.

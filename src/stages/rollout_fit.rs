@@ -6,9 +6,9 @@ use super::kornell_common::{esw_field, esw_states, states_of, test_simulation};
 use super::learn_common::{loss_plot, runtime, tree_dir};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::read_npy_nd;
-use crate::learn::ae3d_fit::TrainedAe3d;
-use crate::learn::rollout_fit::{RolloutFitConfig, fit_rollout};
-use crate::learn::rollout_windows::SimSequence;
+use crate::learn::kornell::ae3d_fit::TrainedAe3d;
+use crate::learn::kornell::rollout_fit::{RolloutFitConfig, fit_rollout};
+use crate::learn::kornell::rollout_windows::SimSequence;
 use crate::learn::train::LoopConfig;
 
 /// A snake_case string parameter parsed into one of the serde enums of the learning layer.

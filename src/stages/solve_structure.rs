@@ -5,8 +5,8 @@ use ndarray::{Array1, Array2, Ix2};
 use super::micromag_common::{CurveCounts, SolverCounts, solver_setup};
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::{read_npy_nd, write_npy};
-use crate::physics::curve::DemagCurveSolver;
-use crate::physics::grains::angles_from_easy_axis_x;
+use crate::physics::micromag::curve::DemagCurveSolver;
+use crate::physics::micromag::grains::angles_from_easy_axis_x;
 use crate::report::image_grid::{Colormap, ImageGrid, image_grid};
 
 /// The `solve_structure` stage kind.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::physics::grains::{GrainSampling, GrainStructure};
+use crate::physics::micromag::grains::{GrainSampling, GrainStructure};
 
 /// One sampled structure, by its seed.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use super::micromag_common::ANCHOR_NAMES;
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
 use crate::io::npy::read_npy_nd;
-use crate::learn::regressor_fit::TrainedRegressor;
-use crate::learn::vae_fit::TrainedVae;
+use crate::learn::kovacs::regressor_fit::TrainedRegressor;
+use crate::learn::kovacs::vae_fit::TrainedVae;
 use crate::report::image_grid::{Colormap, ImageGrid, image_grid};
 use crate::report::plot::{LineChart, Marker, Series, SeriesStyle, line_plot};
 

@@ -3,10 +3,10 @@
 use super::learn_common::{epoch_reporter, image_loader, runtime, write_history};
 use super::structures::StructureSet;
 use crate::engine::{Stage, StageContext, StageResult};
-use crate::learn::checkpoint::CheckpointConfig;
+use crate::learn::kovacs::vae::VaeConfig;
+use crate::learn::kovacs::vae_fit::{VaeFitConfig, fit_vae};
 use crate::learn::train::LoopConfig;
-use crate::learn::vae::VaeConfig;
-use crate::learn::vae_fit::{VaeFitConfig, fit_vae};
+use crate::learn::train::checkpoint::CheckpointConfig;
 
 /// The `vae_fit` stage kind.
 pub struct VaeFitStage;

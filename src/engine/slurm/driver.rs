@@ -13,12 +13,13 @@ use crate::engine::cache::Cache;
 use crate::engine::catalog::{Catalog, Resources};
 use crate::engine::context::FanOutMode;
 use crate::engine::error::{EngineError, Result};
-use crate::engine::executor::{Outcome, Registry, RunReport};
+use crate::engine::executor::{Outcome, RunReport};
 use crate::engine::job_runner::{JobEnv, PartOutcome, publish_refs, run_ticket};
 use crate::engine::plan::{JobStatus, Plan, PlanState, input_digests};
 use crate::engine::progress::ProgressView;
 use crate::engine::record::Record;
 use crate::engine::resources;
+use crate::engine::stage::Registry;
 use crate::engine::ticket::JobTicket;
 
 /// What `mexp plan --executor slurm` says a job would become.

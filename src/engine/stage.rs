@@ -1,0 +1,42 @@
+//! The plug-in point of the engine: the [`Stage`] trait a stage kind implements and the
+//! [`Registry`] of kinds with their implementations (filled by `src/stages/mod.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::catalog::Catalog;
+use super::context::{StageContext, StageResult};
+
+/// A stage kind's implementation.
+pub trait Stage: Send + Sync {
+    /// Runs the stage: reads parameters and inputs from `ctx`, writes every declared output.
+    fn run(&self, ctx: &StageContext) -> StageResult;
+}
+
+/// Stage kinds with their implementations.
+#[derive(Clone, Default)]
+pub struct Registry {
+    /// The catalogue (parameters, inputs, outputs, fingerprints).
+    pub catalog: Catalog,
+    impls: BTreeMap<String, Arc<dyn Stage>>,
+}
+
+impl Registry {
+    /// A registry over `catalog` with no implementations yet.
+    pub fn new(catalog: Catalog) -> Self {
+        Registry {
+            catalog,
+            impls: BTreeMap::new(),
+        }
+    }
+
+    /// Registers the implementation of `kind`.
+    pub fn register(&mut self, kind: &str, stage: Arc<dyn Stage>) {
+        self.impls.insert(kind.to_string(), stage);
+    }
+
+    /// The implementation of `kind`.
+    pub fn implementation(&self, kind: &str) -> Option<Arc<dyn Stage>> {
+        self.impls.get(kind).cloned()
+    }
+}
