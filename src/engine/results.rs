@@ -23,6 +23,16 @@ pub fn publish(
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (vi, variant) in plan.variants.iter().enumerate() {
+        // A variant none of whose stages ran, was cached or failed (all skipped, as after Ctrl-C
+        // early in a large sweep) has nothing to report: writing 10⁵ such summaries took > 10 s.
+        let all_skipped = variant.experiment.stages.iter().all(|stage| {
+            plan.index
+                .get(&(vi, stage.name.clone()))
+                .is_none_or(|&j| matches!(report.outcomes[j], Outcome::Skipped(_)))
+        });
+        if all_skipped {
+            continue;
+        }
         let dir = results.join(variant.namespace());
         let mut md = format!("# {}\n\n", variant.namespace());
         if !variant.label.is_empty() {

@@ -99,7 +99,10 @@ impl Session {
             }
         };
         if variants.is_empty() {
-            return Err(EngineError::Usage("the sweep has no points".into()));
+            return Err(EngineError::Usage(format!(
+                "{}: the sweep has no points",
+                req.manifest.display()
+            )));
         }
         let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
         let root = project_root(&req.manifest);
