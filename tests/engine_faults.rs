@@ -467,3 +467,24 @@ fn a_ticket_whose_input_digest_was_edited_is_refused() {
     std::fs::write(&path, b"\xff\xfe garbage").expect("garbage");
     assert!(JobTicket::load(&path).is_err());
 }
+
+#[test]
+fn publishing_removes_what_a_run_killed_while_publishing_left_in_results() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "chain", CHAIN);
+    let reg = default_registry();
+    let s = session(&reg, &m, &[]);
+    let (r, _) = run(&reg, &s);
+    let dir = s.results_dir.join("chain");
+    std::fs::create_dir_all(dir.join(".a.mexp-new-999999999-0/out")).expect("debris");
+    std::fs::write(dir.join(".summary.md.mexp-tmp-999999999-3"), b"half").expect("debris");
+    let live = format!(".b.mexp-new-{}-7", std::process::id());
+    std::fs::create_dir_all(dir.join(&live)).expect("a live run's staging");
+    publish(&s, &r).expect("publish");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("results")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".mexp-"))
+        .collect();
+    assert_eq!(names, vec![live], "only the live run's staging is left");
+}
