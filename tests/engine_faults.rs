@@ -488,3 +488,46 @@ fn publishing_removes_what_a_run_killed_while_publishing_left_in_results() {
         .collect();
     assert_eq!(names, vec![live], "only the live run's staging is left");
 }
+
+// ---- hole 3: gc keeps every backend's results that a kept manifest reaches ----
+
+#[test]
+fn gc_keeps_results_a_kept_manifest_reaches_with_another_backend() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut reg = default_registry();
+    let learn = SMALL.replace("doc = \"test:", "uses_backend = true\ndoc = \"test:");
+    reg.catalog
+        .add_toml("learn", &learn, "fp-learn-1")
+        .expect("learn kind");
+    reg.register("learn", Arc::new(Small));
+    let m = write_manifest(
+        tmp.path(),
+        "trained",
+        "[experiment]\nname = \"trained\"\nseed = 1\n\n[stages.t]\nkind = \"learn\"\n",
+    );
+    let req = mexp::engine::session::Request {
+        manifest: m.clone(),
+        backend: "vulkan".into(),
+        ..Default::default()
+    };
+    let on_vulkan = Session::open(&reg, &req).expect("session");
+    let (r, ran) = run(&reg, &on_vulkan);
+    assert_eq!(ran, vec!["t".to_string()]);
+    let key = r.records[0].as_ref().expect("record").key.clone();
+    let cache = Cache::open(&on_vulkan.cache_dir).expect("cache");
+    // Planned with flex only (what gc did before), the vulkan result is unreachable.
+    let flex_only = Session::open_every_variant(&reg, &m, &on_vulkan.cache_dir, &["flex"])
+        .expect("flex sessions");
+    let refs: Vec<&Session> = flex_only.iter().collect();
+    let dry = mexp::engine::maintenance::gc(&cache, &refs, true).expect("dry gc");
+    assert_eq!(dry.removed_records, 1, "the test must be able to fail");
+    let every = Session::open_every_variant(&reg, &m, &on_vulkan.cache_dir, &["flex", "vulkan"])
+        .expect("sessions");
+    assert_eq!(every.len(), 2);
+    let refs: Vec<&Session> = every.iter().collect();
+    let g = mexp::engine::maintenance::gc(&cache, &refs, false).expect("gc");
+    assert_eq!((g.kept_records, g.removed_records), (1, 0));
+    assert!(cache.record_path(&key).exists());
+    let st = statuses(&on_vulkan.plan, &cache);
+    assert_eq!(st[0].state, PlanState::Cached);
+}

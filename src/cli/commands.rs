@@ -360,22 +360,13 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
     let cache = Cache::open(&cache_dir)?;
     let mut sessions = Vec::new();
     for m in keep {
-        let manifest = crate::engine::manifest::Manifest::load(m)?;
-        let mut profiles: Vec<Option<String>> = vec![None];
-        profiles.extend(manifest.profiles.keys().cloned().map(Some));
         // Every backend: results trained with `--backend vulkan` or `cuda` are kept too.
-        for profile in profiles {
-            for backend in ["flex", "vulkan", "cuda"] {
-                let req = Request {
-                    manifest: m.clone(),
-                    profile: profile.clone(),
-                    backend: backend.into(),
-                    cache: Some(cache_dir.clone()),
-                    ..Default::default()
-                };
-                sessions.push(Session::open(&registry, &req)?);
-            }
-        }
+        sessions.extend(Session::open_every_variant(
+            &registry,
+            m,
+            &cache_dir,
+            &["flex", "vulkan", "cuda"],
+        )?);
     }
     let refs: Vec<&Session> = sessions.iter().collect();
     let r = maintenance::gc(&cache, &refs, dry_run)?;
