@@ -101,6 +101,12 @@ impl Session {
         if variants.is_empty() {
             return Err(EngineError::Usage("the sweep has no points".into()));
         }
+        super::param_checks::check_variants(
+            registry,
+            &manifest,
+            req.profile.as_deref(),
+            variants.iter().map(|v| (v.label.as_str(), &v.experiment)),
+        )?;
         let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
         let root = project_root(&req.manifest);
         Ok(Session {
