@@ -20,6 +20,7 @@ use crate::engine::{ParamProblem, Stage, StageContext, StageResult};
 use crate::io::npy::write_npy;
 use crate::learn::regressor_fit::TrainedRegressor;
 use crate::learn::vae_fit::TrainedVae;
+use crate::physics::PhysicsError;
 use crate::physics::curve::DemagCurveSolver;
 use crate::physics::grains::angles_from_easy_axis_x;
 use objective::Objective;
@@ -37,6 +38,25 @@ pub struct Simulated {
     pub reached: [bool; 6],
     /// The simulated curve M/Ms per field step.
     pub m: Vec<f64>,
+    /// Why the design could not be simulated (then the other fields are empty).
+    pub error: Option<String>,
+}
+
+impl Simulated {
+    /// A design that could not be simulated, with the reason.
+    fn failed(reason: String) -> Self {
+        Self {
+            anchors: [0.0; 6],
+            reached: [false; 6],
+            m: Vec::new(),
+            error: Some(reason),
+        }
+    }
+
+    /// The simulation, if it succeeded.
+    pub fn ok(&self) -> Option<&Self> {
+        self.error.is_none().then_some(self)
+    }
 }
 
 /// Everything the report needs about one design.
@@ -157,21 +177,34 @@ impl Stage for LatentDesignStage {
             let (mesh, material, opts) = solver_setup(ctx, nx, ny, set.sampling.cell_size)?;
             let solver = DemagCurveSolver::new(&mesh, &material, &opts)?;
             let h_end = opts.sweep.h_end;
+            // A design whose decoded image is no structure, or whose simulation fails, is
+            // reported with the reason (the search found something physics cannot judge);
+            // only a cancellation stops the stage.
             let sims = ctx.fan_out("designs simulated", chosen.len(), |i| {
                 let image = decoded.index_axis(Axis(0), i).mapv(f64::from);
-                let angles = angles_from_easy_axis_x(image.view()).map_err(|e| {
-                    format!("design {i}: the decoded image is not a structure: {e}")
-                })?;
-                let c = solver
-                    .run(angles.view(), &mut |_, _| {}, ctx.cancel_flag())
-                    .map_err(|e| format!("design {i}: simulation failed: {e}"))?;
-                let (anchors, reached) = anchor_row(&c.anchors(), h_end);
-                Ok(Simulated {
-                    anchors,
-                    reached,
-                    m: c.m,
-                })
+                let angles = match angles_from_easy_axis_x(image.view()) {
+                    Ok(a) => a,
+                    Err(e) => return Ok(Simulated::failed(format!("not a structure: {e}"))),
+                };
+                match solver.run(angles.view(), &mut |_, _| {}, ctx.cancel_flag()) {
+                    Ok(c) => {
+                        let (anchors, reached) = anchor_row(&c.anchors(), h_end);
+                        Ok(Simulated {
+                            anchors,
+                            reached,
+                            m: c.m,
+                            error: None,
+                        })
+                    }
+                    Err(PhysicsError::Cancelled) => Err(PhysicsError::Cancelled.into()),
+                    Err(e) => Ok(Simulated::failed(format!("simulation failed: {e}"))),
+                }
             })?;
+            for (i, s) in sims.iter().enumerate() {
+                if let Some(e) = &s.error {
+                    ctx.log(format!("warning: design {i}: {e}"));
+                }
+            }
             sims.into_iter().map(Some).collect()
         } else {
             vec![None; chosen.len()]
@@ -198,7 +231,10 @@ impl Stage for LatentDesignStage {
                 fitness: c.fitness,
                 predicted: *p,
                 predicted_score: goal.score(p, penalty),
-                simulated_score: s.as_ref().map(|s| goal.score(&s.anchors, penalty)),
+                simulated_score: s
+                    .as_ref()
+                    .and_then(Simulated::ok)
+                    .map(|s| goal.score(&s.anchors, penalty)),
                 simulated: s,
             })
             .collect();

@@ -77,6 +77,7 @@ impl Summary<'_> {
             for k in 0..6 {
                 r.push(Cell::Number(d.predicted[k]));
                 r.push(match &d.simulated {
+                    Some(s) if s.error.is_some() => Cell::Text("failed".into()),
                     Some(s) if s.reached[k] => Cell::Number(s.anchors[k]),
                     Some(_) => Cell::Text("not reached".into()),
                     None => Cell::Missing,
@@ -217,7 +218,7 @@ impl Summary<'_> {
         let sim: Vec<(f64, f64)> = self
             .designs
             .iter()
-            .filter_map(|d| d.simulated.as_ref())
+            .filter_map(|d| d.simulated.as_ref().and_then(super::Simulated::ok))
             .filter(|s| s.reached[mr] && s.reached[hc])
             .map(|s| (s.anchors[hc], s.anchors[mr]))
             .collect();
@@ -255,7 +256,12 @@ impl Summary<'_> {
         let sims: Vec<(&Design, &super::Simulated)> = self
             .designs
             .iter()
-            .filter_map(|d| d.simulated.as_ref().map(|s| (d, s)))
+            .filter_map(|d| {
+                d.simulated
+                    .as_ref()
+                    .and_then(super::Simulated::ok)
+                    .map(|s| (d, s))
+            })
             .collect();
         let gap: Vec<Option<f64>> = (0..6)
             .map(|k| {
@@ -283,6 +289,7 @@ impl Summary<'_> {
                 _ => None,
             },
             "simulated_feasible": feasible,
+            "simulation_failures": self.designs.iter().filter(|d| d.simulated.as_ref().is_some_and(|s| s.error.is_some())).count(),
             "mean_abs_gap_predicted_simulated": ANCHORS.iter().zip(&gap).map(|(a, g)| (a.to_string(), serde_json::json!(g))).collect::<serde_json::Map<_, _>>(),
             "generations": self.progress.len(),
         });
