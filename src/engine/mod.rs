@@ -14,6 +14,7 @@ pub mod key;
 pub mod lock;
 pub mod maintenance;
 pub mod manifest;
+pub mod param_checks;
 pub mod plan;
 pub mod progress;
 pub mod reason;
@@ -31,3 +32,4 @@ pub use context::{
 };
 pub use error::{EngineError, Result};
 pub use executor::Registry;
+pub use param_checks::ParamProblem;

@@ -131,6 +131,12 @@ impl Session {
                 req.manifest.display()
             )));
         }
+        super::param_checks::check_variants(
+            registry,
+            &manifest,
+            req.profile.as_deref(),
+            variants.iter().map(|v| (v.label.as_str(), &v.experiment)),
+        )?;
         let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
         let root = project_root(&req.manifest);
         Ok(Session {
