@@ -357,6 +357,27 @@ const HAND_LISTS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Added after the hand lists were retired: what its adapter must reach.
+        "latent_design",
+        &[
+            "src/stages/latent_design.rs",
+            "src/stages/latent_design/objective.rs",
+            "src/stages/latent_design/report.rs",
+            "src/stages/latent_design/search.rs",
+            "src/io/npy.rs",
+            "src/learn/kovacs/vae.rs",
+            "src/learn/kovacs/vae_fit.rs",
+            "src/learn/kovacs/regressor.rs",
+            "src/learn/kovacs/regressor_fit.rs",
+            "src/physics/micromag/curve.rs",
+            "src/physics/micromag/grains.rs",
+            "src/physics/micromag/exchange.rs",
+            "src/physics/micromag/demag.rs",
+            "src/report/plot.rs",
+            "assets/DejaVuSans.ttf",
+        ],
+    ),
+    (
         "morph",
         &[
             "src/stages/morph.rs",

@@ -14,6 +14,7 @@ pub mod key;
 pub mod lock;
 pub mod maintenance;
 pub mod manifest;
+pub mod param_checks;
 pub mod plan;
 pub mod progress;
 pub mod reason;
@@ -31,4 +32,5 @@ pub use context::{
     FanOutCount, FanOutMode, Interrupted, SliceDone, StageContext, StageError, StageResult,
 };
 pub use error::{EngineError, Result};
+pub use param_checks::ParamProblem;
 pub use stage::{Registry, Stage};

@@ -4,13 +4,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use toml::Value;
+
 use super::catalog::Catalog;
 use super::context::{StageContext, StageResult};
+use super::param_checks::ParamProblem;
 
 /// A stage kind's implementation.
 pub trait Stage: Send + Sync {
     /// Runs the stage: reads parameters and inputs from `ctx`, writes every declared output.
     fn run(&self, ctx: &StageContext) -> StageResult;
+
+    /// Checks the resolved parameters beyond their catalogue types and bounds (a grammar, a
+    /// relation between parameters) at plan time; each problem names its parameter and becomes
+    /// a located manifest error. The default accepts everything.
+    fn check_params(&self, _params: &BTreeMap<String, Value>) -> Vec<ParamProblem> {
+        Vec::new()
+    }
 }
 
 /// Stage kinds with their implementations.
