@@ -172,6 +172,7 @@ impl LearnRuntime {
 /// streams on the host, so this only matters for burn-internal randomness (e.g. dropout).
 /// On flex the seed is process-global.
 pub fn seed_device(device: &Device, seed: u64) {
+    let _guard = super::device_rng::lock_device_rng();
     device.seed(seed);
 }
 

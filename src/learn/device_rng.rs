@@ -6,19 +6,65 @@
 //! seeds the device and finishes all its draws before releasing the lock;
 //! [`init_seeded`] does that for model construction by materialising every parameter eagerly.
 
-use std::sync::{Mutex, MutexGuard};
+use std::marker::PhantomData;
+use std::sync::{Condvar, Mutex};
+use std::thread::{self, ThreadId};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 
-/// Serialises seeded use of burn's process-global device RNG.
-static DEVICE_RNG_LOCK: Mutex<()> = Mutex::new(());
+/// Owner thread and depth of the device-RNG lock.
+static DEVICE_RNG_STATE: Mutex<(Option<ThreadId>, usize)> = Mutex::new((None, 0));
+/// Signalled when the lock is released.
+static DEVICE_RNG_FREE: Condvar = Condvar::new();
 
-/// Takes the process-wide device-RNG lock (a poisoned lock is still usable: it guards `()`).
-pub fn lock_device_rng() -> MutexGuard<'static, ()> {
-    DEVICE_RNG_LOCK
+/// Holds the device-RNG lock until dropped (on the thread that took it: not `Send`).
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct DeviceRngGuard {
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Takes the process-wide device-RNG lock. It is re-entrant, so code that already holds it
+/// (a test, a fit) may call helpers that take it again; every seeding of the device goes
+/// through it, so no seed lands between another holder's seeding and draws.
+pub fn lock_device_rng() -> DeviceRngGuard {
+    let me = thread::current().id();
+    let mut state = DEVICE_RNG_STATE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        match state.0 {
+            None => {
+                *state = (Some(me), 1);
+                break;
+            }
+            Some(owner) if owner == me => {
+                state.1 += 1;
+                break;
+            }
+            Some(_) => {
+                state = DEVICE_RNG_FREE
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+    DeviceRngGuard {
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for DeviceRngGuard {
+    fn drop(&mut self) {
+        let mut state = DEVICE_RNG_STATE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.1 = state.1.saturating_sub(1);
+        if state.1 == 0 {
+            state.0 = None;
+            DEVICE_RNG_FREE.notify_all();
+        }
+    }
 }
 
 /// Runs `draw` with the device RNG seeded to `seed`, holding [`lock_device_rng`] throughout, so

@@ -70,6 +70,7 @@ mod tests {
 
     #[test]
     fn two_identical_models_save_identical_bytes_and_load_back() {
+        let _guard = crate::learn::test_support::rng_lock();
         let dev = Device::flex();
         let dir = tempfile::tempdir().expect("tempdir");
         let build = || {

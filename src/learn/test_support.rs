@@ -1,18 +1,15 @@
 //! Helpers for the unit tests of the learning models.
 
-use std::sync::{Mutex, MutexGuard};
-
 use burn::prelude::*;
 
-/// burn-flex keeps one process-wide RNG, so tests that seed it and then draw (model
-/// initialisation, random inputs) hold this lock to keep their draws uninterleaved.
-static RNG_LOCK: Mutex<()> = Mutex::new(());
+use super::device_rng::{DeviceRngGuard, lock_device_rng};
 
-/// Takes the RNG lock (a poisoned lock is still usable: the guarded data is `()`).
-pub fn rng_lock() -> MutexGuard<'static, ()> {
-    RNG_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// burn-flex keeps one process-wide RNG, so tests that seed it and then draw (model
+/// initialisation, random inputs) hold this lock to keep their draws uninterleaved. It is the
+/// same re-entrant lock production code takes ([`lock_device_rng`]): two locks would let a fit
+/// in one test reseed the device between another test's seeding and its draws.
+pub fn rng_lock() -> DeviceRngGuard {
+    lock_device_rng()
 }
 
 /// Copies a float tensor to a `Vec<f32>` (row-major).
