@@ -80,16 +80,30 @@ impl JobTicket {
                 ))
             })?;
             let upstream = &plan.jobs[*j].stage;
-            let dir = catalog
-                .get(&upstream.kind)
-                .and_then(|k| k.outputs.get(output))
-                .is_some_and(|o| o.dir);
+            let dir = catalog.get(&upstream.kind).is_some_and(|k| {
+                super::command::outputs(k, &upstream.params)
+                    .get(output)
+                    .is_some_and(|o| o.dir)
+            });
             inputs.insert(
                 port.clone(),
                 TicketInput {
                     digest: digest.clone(),
                     dir,
                     origin: format!("stage {}, output {output}", upstream.name),
+                },
+            );
+        }
+        // A `command` stage's code files travel through the store like user files, under the
+        // reserved ports `code:<path>`: the job runs exactly the code that was hashed, anywhere.
+        for (rel, (path, digest)) in &job.stage.code {
+            store_user_file(cache, path, digest)?;
+            inputs.insert(
+                format!("{}{rel}", super::command::CODE_PREFIX),
+                TicketInput {
+                    digest: digest.clone(),
+                    dir: false,
+                    origin: format!("code {}", path.display()),
                 },
             );
         }
