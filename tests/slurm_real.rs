@@ -165,7 +165,7 @@ outputs = { count = "count.txt", job = "job.txt" }
 code = ["scripts/count.sh"]
 
 [sweep]
-mode = "list"
+mode = "grid"
 "make.params.n" = [3, 7]
 "#,
     )
