@@ -19,13 +19,15 @@
 //! (`"plot.params.bins" = [20, 40]`, `"plot.run" = [[…], […]]`). Resolution ([`check_stage`]) adds
 //! two derived parameters: `code:<path>` (blake3 of the contents of every file a `code` entry
 //! names, folders walked in sorted order) and `version:output` (what the `version` program printed),
-//! so a changed script reruns the stage and `plan` names the file. The runner ([`run_command`])
+//! so a changed script reruns the stage and `plan` names the file. The runner ([`run::run_command`])
 //! works in the stage's fresh staging folder: inputs are symlinked read-only under `inputs/<port>`,
 //! code is copied from the store at its relative path, the program's outputs are checked and then
 //! published by the job runner like any kind's.
 
 mod check;
-mod run;
+// Reached only through the `command` adapter (not re-exported here), so that editing the runner
+// does not move the fingerprint of every other kind (this file is in their reach).
+pub mod run;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -33,7 +35,6 @@ use std::collections::BTreeMap;
 use toml::Value;
 
 pub use check::{CodeFiles, check_stage};
-pub use run::run_command;
 
 use super::catalog::{KindSpec, OutputSpec};
 use super::manifest::StageDecl;
