@@ -340,3 +340,71 @@ outputs = {{ out = "out.txt" }}
     assert_eq!(records(tmp.path()), 0);
     assert!(!tmp.path().join("results/demo/slow/out.txt").exists());
 }
+
+#[test]
+fn the_version_output_enters_the_key_and_its_error_output_does_not() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let version = tmp.path().join("tool-version");
+    std::fs::write(&version, "tool 1.0\n").expect("write");
+    std::fs::create_dir_all(tmp.path().join("experiments")).expect("mkdir");
+    std::fs::write(
+        tmp.path().join("experiments/demo.toml"),
+        format!(
+            r#"
+[experiment]
+name = "demo"
+seed = 3
+
+[stages.tool]
+kind = "command"
+run = ["sh", "-c", "echo $MEXP_THREADS $OMP_NUM_THREADS {{threads}} > {{outputs.threads}}"]
+outputs = {{ threads = "threads.txt" }}
+version = ["sh", "-c", "cat '{}'; echo \"log line at $(date +%s%N)\" >&2"]
+"#,
+            version.display()
+        ),
+    )
+    .expect("write");
+    let first = run_json(tmp.path(), &["--threads", "3", "--jobs", "1"]);
+    assert_eq!(statuses(&first), pairs(&[("tool", "run")]));
+    let threads =
+        std::fs::read_to_string(tmp.path().join("results/demo/tool/threads.txt")).expect("threads");
+    assert_eq!(threads.trim(), "3 3 3");
+    // The version program's error output changes every time; it does not enter the key, and
+    // neither does the thread count.
+    let again = run_json(tmp.path(), &["--threads", "2"]);
+    assert_eq!(statuses(&again), pairs(&[("tool", "cached")]));
+    std::fs::write(&version, "tool 1.1\n").expect("write");
+    let why = reasons(tmp.path(), "tool", &[]);
+    assert!(
+        why.contains("version:output") && why.contains("tool 1.1"),
+        "{why}"
+    );
+    let after = run_json(tmp.path(), &[]);
+    assert_eq!(statuses(&after), pairs(&[("tool", "run")]));
+}
+
+#[test]
+fn a_version_program_that_fails_is_a_located_manifest_error() {
+    let tmp = project(
+        r#"
+[experiment]
+name = "demo"
+seed = 3
+
+[stages.tool]
+kind = "command"
+run = ["true"]
+outputs = { a = "a.txt" }
+version = ["sh", "-c", "exit 4"]
+"#,
+    );
+    let out = mexp(&["plan", "experiments/demo.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`version` program `sh -c exit 4` failed"),
+        "{err}"
+    );
+    assert!(err.contains("demo.toml:10:11"), "located: {err}");
+}

@@ -349,7 +349,8 @@ fn overlaps(a: &str, b: &str) -> bool {
 /// Outputs of the `version` programs run so far, by argument vector.
 type VersionMemo = HashMap<Vec<String>, Result<String, String>>;
 
-/// What `argv` prints (stdout then stderr, trimmed), once per process per argument vector.
+/// What `argv` prints (trimmed stdout, or stderr when stdout is empty), once per process per
+/// argument vector.
 fn program_version(argv: &[String]) -> Result<String, String> {
     static SEEN: Mutex<Option<VersionMemo>> = Mutex::new(None);
     let mut seen = SEEN
@@ -367,16 +368,14 @@ fn program_version(argv: &[String]) -> Result<String, String> {
         .map_err(|e| format!("`version` program `{shown}` cannot run: {e}"))
         .and_then(|o| {
             if o.status.success() {
-                let mut text = String::from_utf8_lossy(&o.stdout).trim().to_string();
-                let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-                if !err.is_empty() {
-                    text = if text.is_empty() {
-                        err
-                    } else {
-                        format!("{text}\n{err}")
-                    };
-                }
-                Ok(text)
+                // stdout; stderr only when stdout is empty (some tools print their version
+                // there): stderr tends to carry log lines with times in them.
+                let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                Ok(if out.is_empty() {
+                    String::from_utf8_lossy(&o.stderr).trim().to_string()
+                } else {
+                    out
+                })
             } else {
                 Err(format!("`version` program `{shown}` failed ({})", o.status))
             }
