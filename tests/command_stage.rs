@@ -81,9 +81,9 @@ seed = 3
 
 [stages.gen]
 kind = "command"
-run = ["sh", "-c", "seq $MEXP_PARAM_N > \"$1\"", "gen", "{outputs.numbers}"]
+run = ["sh", "-c", "seq $MEXP_PARAM_FIRST {params.n} > \"$1\"", "gen", "{outputs.numbers}"]
 outputs = { numbers = "numbers.txt" }
-params = { n = 4 }
+params = { first = 1, n = 4 }
 
 [stages.sum]
 kind = "command"
@@ -166,6 +166,7 @@ fn env_and_params_changes_rerun_and_a_sweep_varies_params() {
 
     let why = reasons(tmp.path(), "gen", &["--set", "gen.params.n=5"]);
     assert!(why.contains("params"), "{why}");
+    // One entry is overridden; the others (`first`) are kept.
     let params = run_json(tmp.path(), &["--set", "gen.params.n=5"]);
     assert_eq!(statuses(&params), pairs(&[("gen", "run"), ("sum", "run")]));
     assert_eq!(total(tmp.path()), "15");
