@@ -466,7 +466,7 @@ pub fn kind_json(spec: &KindSpec) -> Value {
         .collect();
     json!({
         "schema": SCHEMA, "command": "stages", "kind": spec.kind, "doc": spec.doc,
-        "params": params, "inputs": inputs, "any_inputs": spec.any_inputs, "command": spec.command, "outputs": outputs,
+        "params": params, "inputs": inputs, "any_inputs": spec.any_inputs, "declared_in_manifest": spec.command, "outputs": outputs,
         "implementation": spec.fingerprint, "version": spec.code.version,
         "files": spec.code.files, "crates": spec.code.crates,
     })
