@@ -383,3 +383,151 @@ fn gc_keeps_the_shards_a_kept_manifest_can_resume_and_sweeps_the_rest() {
     assert!(cache.has_object(&digest, None), "finished item kept");
     assert!(!stale.exists(), "unreachable shards swept");
 }
+
+// ---- hole 13: Ctrl-C early in a large sweep writes no summaries of skipped variants ----
+
+#[test]
+fn an_interrupted_large_sweep_writes_no_summaries_of_variants_that_never_ran() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut reg = default_registry();
+    reg.catalog
+        .add_toml("small", SMALL, "fp-small-1")
+        .expect("small kind");
+    reg.register("small", Arc::new(Small));
+    let m = write_manifest(
+        tmp.path(),
+        "big",
+        "[experiment]\nname = \"big\"\nseed = 1\n\n[stages.t]\nkind = \"small\"\n\n\
+         [sweep]\nmode = \"random\"\nn = 20000\n\"t.n\" = { min = 1, max = 1000000000, int = true }\n\
+         report = [\"t.out.value\"]\n",
+    );
+    let s = session(&reg, &m, &[]);
+    assert_eq!(s.plan.variants.len(), 20000);
+    let cache = Cache::open(&s.cache_dir).expect("cache");
+    // Ctrl-C before anything ran: every job is skipped.
+    let r = mexp::engine::executor::execute(
+        &s.plan,
+        &reg,
+        &cache,
+        &mexp::engine::executor::RunOptions {
+            jobs: 1,
+            threads: 1,
+            keep_going: false,
+        },
+        &std::sync::atomic::AtomicBool::new(true),
+        &mexp::engine::progress::ProgressView::hidden(s.plan.jobs.len()),
+    )
+    .expect("execute");
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| matches!(o, mexp::engine::executor::Outcome::Skipped(_)))
+    );
+    let t0 = std::time::Instant::now();
+    let written =
+        mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref())
+            .expect("publish");
+    let secs = t0.elapsed().as_secs_f64();
+    let summaries = written.iter().filter(|p| p.ends_with("summary.md")).count();
+    assert_eq!(summaries, 0, "no summary of a variant that never ran");
+    assert_eq!(written.len(), 2, "only the sweep summary: {written:?}");
+    assert!(secs < 10.0, "publishing skipped variants took {secs:.1} s");
+}
+
+// ---- fault suite: a tampered ticket is refused, never run under its key ----
+
+#[test]
+fn a_ticket_whose_input_digest_was_edited_is_refused() {
+    use mexp::engine::ticket::JobTicket;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "chain", CHAIN);
+    let reg = default_registry();
+    let s = session(&reg, &m, &[]);
+    let (r, _) = run(&reg, &s);
+    let cache = Cache::open(&s.cache_dir).expect("cache");
+    let b = s.plan.index[&(0, "b".to_string())];
+    let digests = mexp::engine::plan::input_digests(&s.plan, b, &r.records).expect("digests");
+    let ticket = JobTicket::for_job(&s.plan, b, &digests, &reg.catalog, &cache).expect("ticket");
+    let path = tmp.path().join("ticket.json");
+    ticket.store(&cache, &path).expect("store");
+    assert_eq!(JobTicket::load(&path).expect("intact ticket"), ticket);
+    // Point its input at another valid object (stage d's output), keeping its key.
+    let other = out_digest(&s, &r, "d");
+    let mut tampered = ticket.clone();
+    for input in tampered.inputs.values_mut() {
+        input.digest = other.clone();
+    }
+    tampered.store(&cache, &path).expect("store");
+    let err = JobTicket::load(&path).expect_err("an edited input must be refused");
+    assert!(err.to_string().contains("not the inputs its key"), "{err}");
+    // Garbage and a truncated ticket are refused too, never a panic.
+    let bytes = std::fs::read(&path).expect("ticket");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    assert!(JobTicket::load(&path).is_err());
+    std::fs::write(&path, b"\xff\xfe garbage").expect("garbage");
+    assert!(JobTicket::load(&path).is_err());
+}
+
+#[test]
+fn publishing_removes_what_a_run_killed_while_publishing_left_in_results() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_manifest(tmp.path(), "chain", CHAIN);
+    let reg = default_registry();
+    let s = session(&reg, &m, &[]);
+    let (r, _) = run(&reg, &s);
+    let dir = s.results_dir.join("chain");
+    std::fs::create_dir_all(dir.join(".a.mexp-new-999999999-0/out")).expect("debris");
+    std::fs::write(dir.join(".summary.md.mexp-tmp-999999999-3"), b"half").expect("debris");
+    let live = format!(".b.mexp-new-{}-7", std::process::id());
+    std::fs::create_dir_all(dir.join(&live)).expect("a live run's staging");
+    publish(&s, &r).expect("publish");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("results")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".mexp-"))
+        .collect();
+    assert_eq!(names, vec![live], "only the live run's staging is left");
+}
+
+// ---- hole 3: gc keeps every backend's results that a kept manifest reaches ----
+
+#[test]
+fn gc_keeps_results_a_kept_manifest_reaches_with_another_backend() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut reg = default_registry();
+    let learn = SMALL.replace("doc = \"test:", "uses_backend = true\ndoc = \"test:");
+    reg.catalog
+        .add_toml("learn", &learn, "fp-learn-1")
+        .expect("learn kind");
+    reg.register("learn", Arc::new(Small));
+    let m = write_manifest(
+        tmp.path(),
+        "trained",
+        "[experiment]\nname = \"trained\"\nseed = 1\n\n[stages.t]\nkind = \"learn\"\n",
+    );
+    let req = mexp::engine::session::Request {
+        manifest: m.clone(),
+        backend: "vulkan".into(),
+        ..Default::default()
+    };
+    let on_vulkan = Session::open(&reg, &req).expect("session");
+    let (r, ran) = run(&reg, &on_vulkan);
+    assert_eq!(ran, vec!["t".to_string()]);
+    let key = r.records[0].as_ref().expect("record").key.clone();
+    let cache = Cache::open(&on_vulkan.cache_dir).expect("cache");
+    // Planned with flex only (what gc did before), the vulkan result is unreachable.
+    let flex_only = Session::open_every_variant(&reg, &m, &on_vulkan.cache_dir, &["flex"])
+        .expect("flex sessions");
+    let refs: Vec<&Session> = flex_only.iter().collect();
+    let dry = mexp::engine::maintenance::gc(&cache, &refs, true).expect("dry gc");
+    assert_eq!(dry.removed_records, 1, "the test must be able to fail");
+    let every = Session::open_every_variant(&reg, &m, &on_vulkan.cache_dir, &["flex", "vulkan"])
+        .expect("sessions");
+    assert_eq!(every.len(), 2);
+    let refs: Vec<&Session> = every.iter().collect();
+    let g = mexp::engine::maintenance::gc(&cache, &refs, false).expect("gc");
+    assert_eq!((g.kept_records, g.removed_records), (1, 0));
+    assert!(cache.record_path(&key).exists());
+    let st = statuses(&on_vulkan.plan, &cache);
+    assert_eq!(st[0].state, PlanState::Cached);
+}

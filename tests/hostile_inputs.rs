@@ -245,3 +245,195 @@ fn a_huge_offending_line_is_shown_as_a_window() {
         &text[..text.len().min(600)]
     );
 }
+
+/// `open` with `--set` overrides.
+fn open_with_sets(root: &Path, manifest: &str, sets: &[&str]) -> mexp::engine::Result<Session> {
+    std::fs::create_dir_all(root.join("experiments")).expect("mkdir");
+    let m = root.join("experiments/hostile.toml");
+    std::fs::write(&m, manifest).expect("manifest");
+    let reg = mexp::stages::registry().expect("registry");
+    Session::open(
+        &reg,
+        &Request {
+            manifest: m,
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            backend: "flex".into(),
+            ..Default::default()
+        },
+    )
+}
+
+// ---- hole 12: absurd sizes and names are refused at plan time, located ----
+
+#[test]
+fn absurd_sizes_are_refused_at_plan_time_by_catalogue_bounds() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for set in [
+        "grains.nx=2147483648",
+        "grains.ny=100000",
+        "grains.count=9223372036854775807",
+    ] {
+        let err = open_with_sets(tmp.path(), CHAINLESS, &[set])
+            .err()
+            .unwrap_or_else(|| panic!("--set {set} must be refused"));
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("is outside [1, ") && text.contains("--set"),
+            "{set}: {text}"
+        );
+    }
+    let err = open(tmp.path(), &format!("{CHAINLESS}nx = 2147483648\n"))
+        .err()
+        .expect("a manifest value beyond the bound");
+    let text = err.to_string();
+    assert!(
+        text.contains("is outside [1, 4096]") && text.contains("hostile.toml:9:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_grid_sweep_of_a_billion_points_is_refused_quickly() {
+    // 40000 × 32000 = 1.28·10⁹ points.
+    let list = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let manifest = format!(
+        "{CHAINLESS}\n[sweep]\nmode = \"grid\"\n\"grains.count\" = [{}]\n\"grains.preview\" = [{}]\n",
+        list(40000),
+        list(32000)
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let t0 = std::time::Instant::now();
+    let err = open(tmp.path(), &manifest).err().expect("refused");
+    assert!(t0.elapsed().as_secs() < 10, "took {:?}", t0.elapsed());
+    let text = err.to_string();
+    assert!(
+        text.contains("more than 100000") && text.contains("hostile.toml:"),
+        "{}",
+        &text[..text.len().min(600)]
+    );
+}
+
+#[test]
+fn names_longer_than_a_folder_name_can_be_are_refused_at_plan_time() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let long = "n".repeat(300);
+    let stage = CHAINLESS.replace("[stages.grains]", &format!("[stages.{long}]"));
+    let experiment = CHAINLESS.replace("name = \"hostile\"", &format!("name = \"{long}\""));
+    for manifest in [stage, experiment] {
+        let err = open(tmp.path(), &manifest).err().expect("a 300-byte name");
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("at most 128 characters") && text.contains("hostile.toml:"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_easy_axis_component_outside_minus_one_one_is_refused_not_clamped() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("experiments/data");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut img = Array2::<f64>::from_elem((4, 4), 0.5);
+    img[[2, 3]] = 5.0;
+    mexp::io::npy::write_npy(&dir.join("img.npy"), &img).expect("img");
+    let manifest = "[experiment]\nname = \"hostile\"\nseed = 1\n\n[stages.solve]\n\
+                    kind = \"solve_structure\"\ninputs = { image = \"file:data/img.npy\" }\n";
+    let r = run(&open(tmp.path(), manifest).expect("plan"));
+    match &r.outcomes[0] {
+        Outcome::Failed(m) => {
+            assert!(m.contains("[-1, 1]") && m.contains("row 2, col 3"), "{m}")
+        }
+        other => panic!("easy_axis_x = 5.0 gave {other:?}"),
+    }
+}
+
+// ---- hole 13: messages that name what the user can fix ----
+
+#[test]
+fn a_malformed_file_input_is_named_by_the_users_path_not_the_cache_object() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    curves(tmp.path(), None);
+    let m = tmp.path().join("experiments/data/m.npy");
+    let mut bytes = std::fs::read(&m).expect("m");
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&m, bytes).expect("truncate");
+    let r = run(&open(tmp.path(), ANCHORS).expect("plan"));
+    match &r.outcomes[0] {
+        Outcome::Failed(msg) => {
+            let first = msg.lines().next().unwrap_or("");
+            assert!(first.contains("data/m.npy"), "{msg}");
+            assert!(!first.contains("objects/"), "names the cache object: {msg}");
+        }
+        other => panic!("a truncated .npy gave {other:?}"),
+    }
+}
+
+#[test]
+fn a_manifest_that_is_not_utf8_gets_its_position() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tmp.path().join("experiments")).expect("mkdir");
+    let m = tmp.path().join("experiments/hostile.toml");
+    let mut bytes = CHAINLESS.as_bytes().to_vec();
+    let at = bytes.len();
+    bytes.extend_from_slice(b"preview = 3 # caf\xe9\n");
+    std::fs::write(&m, &bytes).expect("manifest");
+    let reg = mexp::stages::registry().expect("registry");
+    let err = Session::open(
+        &reg,
+        &Request {
+            manifest: m,
+            backend: "flex".into(),
+            ..Default::default()
+        },
+    )
+    .err()
+    .expect("not UTF-8");
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    let offset = at + "preview = 3 # caf".len();
+    assert!(
+        text.contains(&format!("byte offset {offset}")) && text.contains("hostile.toml:9:18"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_integer_overflow_in_set_is_reported_as_out_of_range() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for set in [
+        "grains.count=9223372036854775808",
+        "grains.count=-99999999999999999999",
+    ] {
+        let err = open_with_sets(tmp.path(), CHAINLESS, &[set])
+            .err()
+            .expect("overflow");
+        let text = err.to_string();
+        assert!(
+            text.contains("out of range") && !text.contains("found string"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_sweep_is_a_located_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (sweep, what) in [
+        ("mode = \"list\"\npoints = []\n", "the sweep has no points"),
+        (
+            "mode = \"grid\"\n\"grains.count\" = []\n",
+            "non-empty array",
+        ),
+    ] {
+        let manifest = format!("{CHAINLESS}\n[sweep]\n{sweep}");
+        let err = open(tmp.path(), &manifest).err().expect("no points");
+        let text = err.to_string();
+        assert!(
+            text.contains(what) && text.contains("hostile.toml:1"),
+            "{text}"
+        );
+    }
+}

@@ -670,17 +670,24 @@ fn t6_grid_pinning_wall_energies() {
         let (sigma, m) = chain_wall_with(kind, 2e-9, 60, &[]);
         assert!((sigma - 16.000).abs() < 5e-4, "{kind:?} σ(2 nm) = {sigma}");
         assert!(m.y[29] > 0.999_999 && m.y[30] < -0.999_999);
+        // The computed energies rise towards the continuum 4√(A K1) = 23.186 mJ/m² as the
+        // cells shrink, and stay below it (a discrete wall is cheaper than the continuum one).
+        let continuum = 4.0 * (8e-12_f64 * 4.2e6).sqrt() * 1e3;
+        let mut previous = sigma;
         for (d, cells, want) in [(1e-9, 120, 22.620), (0.5e-9, 240, 23.057)] {
             let (sigma, _) = chain_wall_with(kind, d, cells, &[]);
             assert!(
                 (sigma - want).abs() < 5e-4,
                 "{kind:?} σ({d}) = {sigma} vs {want}"
             );
+            assert!(
+                previous < sigma && sigma < continuum,
+                "{kind:?} σ({d}) = {sigma}: not between {previous} and {continuum}"
+            );
+            previous = sigma;
         }
+        assert!(continuum - previous < 0.15, "{kind:?}: finest σ {previous}");
     }
-    // All below the continuum 4√(A K1) = 23.186 mJ/m².
-    let continuum = 4.0 * (8e-12_f64 * 4.2e6).sqrt() * 1e3;
-    assert!((continuum - 23.186).abs() < 5e-4);
 }
 
 /// The abrupt 2 nm wall is pinned by the grid: a field raised in 0.05 HA steps to 0.95 HA,
@@ -816,15 +823,14 @@ fn bits(c: &DemagCurve) -> Vec<u64> {
         .collect()
 }
 
+/// The solver has no internal parallelism (one structure runs on one thread; stages run
+/// structures in parallel), so what can differ is concurrent solving: several structures solved
+/// at once on a 2-thread pool must give the sequential bits. Code with internal parallelism is
+/// checked across thread counts where it lives (`prism_design::field_maps`).
 #[test]
-fn t9_bitwise_determinism_across_thread_counts() {
+fn t9_bitwise_determinism_of_concurrent_solves() {
     use rayon::prelude::*;
-    let one = small_structure_curve(1, 5);
-    let two = small_structure_curve(2, 5);
-    assert_eq!(bits(&one), bits(&two));
-    assert_eq!(one.iterations, two.iterations);
-    assert!(one.all_converged());
-    // Several structures solved concurrently on a 2-thread pool give the sequential bits.
+    assert!(small_structure_curve(1, 5).all_converged());
     let sequential: Vec<Vec<u64>> = (0..3).map(|s| bits(&small_structure_curve(1, s))).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)

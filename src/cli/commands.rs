@@ -49,6 +49,7 @@ pub fn run(
 ) -> CmdResult {
     let t0 = Instant::now();
     let (registry, session, cache) = open(sel)?;
+    check_locks(&cache)?;
     let _guard = RunGuard::shared(&cache)?;
     let plan = &session.plan;
     let before = statuses(plan, &cache);
@@ -127,6 +128,16 @@ pub fn run(
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Issue 13, hole 8: a filesystem that refuses `flock` stops the run with what to do; one that
+/// ignores it gets a warning (concurrent runs may then compute a stage twice).
+fn check_locks(cache: &Cache) -> Result<(), EngineError> {
+    use crate::engine::lock::{LockSupport, ignored_locks_warning, probe_locks};
+    if probe_locks(cache)? == LockSupport::Ignored {
+        eprintln!("{}", ignored_locks_warning(cache));
+    }
+    Ok(())
+}
+
 /// Ctrl-C (and SIGTERM): the first sets the cancel flag, the second exits at once.
 fn install_interrupt_handler(cluster: bool) {
     let what = if cluster {
@@ -190,6 +201,7 @@ pub fn exec_job(
 ) -> CmdResult {
     let registry = crate::stages::registry()?;
     let cache = Cache::open(cache_dir)?;
+    check_locks(&cache)?;
     let _guard = RunGuard::shared(&cache)?;
     let ticket = JobTicket::load(ticket)?;
     install_interrupt_handler(false);
@@ -348,22 +360,13 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
     let cache = Cache::open(&cache_dir)?;
     let mut sessions = Vec::new();
     for m in keep {
-        let manifest = crate::engine::manifest::Manifest::load(m)?;
-        let mut profiles: Vec<Option<String>> = vec![None];
-        profiles.extend(manifest.profiles.keys().cloned().map(Some));
         // Every backend: results trained with `--backend vulkan` or `cuda` are kept too.
-        for profile in profiles {
-            for backend in ["flex", "vulkan", "cuda"] {
-                let req = Request {
-                    manifest: m.clone(),
-                    profile: profile.clone(),
-                    backend: backend.into(),
-                    cache: Some(cache_dir.clone()),
-                    ..Default::default()
-                };
-                sessions.push(Session::open(&registry, &req)?);
-            }
-        }
+        sessions.extend(Session::open_every_variant(
+            &registry,
+            m,
+            &cache_dir,
+            &["flex", "vulkan", "cuda"],
+        )?);
     }
     let refs: Vec<&Session> = sessions.iter().collect();
     let r = maintenance::gc(&cache, &refs, dry_run)?;

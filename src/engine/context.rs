@@ -57,6 +57,16 @@ pub struct SliceDone;
 pub trait Stage: Send + Sync {
     /// Runs the stage: reads parameters and inputs from `ctx`, writes every declared output.
     fn run(&self, ctx: &StageContext) -> StageResult;
+
+    /// Checks the resolved parameters beyond their catalogue types and bounds (a grammar, a
+    /// relation between parameters) at plan time; each problem names its parameter and becomes
+    /// a located manifest error. The default accepts everything.
+    fn check_params(
+        &self,
+        _params: &BTreeMap<String, Value>,
+    ) -> Vec<super::param_checks::ParamProblem> {
+        Vec::new()
+    }
 }
 
 /// An input as the stage sees it: a file, or a directory of files.

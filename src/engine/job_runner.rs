@@ -189,7 +189,10 @@ pub fn run_ticket(
             let msg = if e.is::<Interrupted>() || interrupted() {
                 format!("stage {name} interrupted")
             } else {
-                format!("stage {name} failed: {e}")
+                format!(
+                    "stage {name} failed: {}",
+                    name_user_files(&e.to_string(), ticket, cache)
+                )
             };
             return Err(fail(msg));
         }
@@ -253,6 +256,17 @@ pub fn run_ticket(
         record: Box::new(record),
         ran: true,
     })
+}
+
+/// A stage's error message with the cache object behind each `file:` input replaced by the
+/// user's file it was copied from: a decode error names the file the user can fix.
+fn name_user_files(message: &str, ticket: &JobTicket, cache: &Cache) -> String {
+    let mut out = message.to_string();
+    for input in ticket.inputs.values().filter(|i| i.user_file) {
+        let object = cache.object_path(&input.digest).display().to_string();
+        out = out.replace(&object, &input.origin);
+    }
+    out
 }
 
 fn short(fingerprint: &str) -> &str {

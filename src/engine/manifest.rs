@@ -120,9 +120,10 @@ const EXPERIMENT_KEYS: &[&str] = &["name", "description", "seed"];
 impl Manifest {
     /// Reads and parses a manifest file.
     pub fn load(path: &Path) -> Result<Manifest> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             EngineError::Usage(format!("cannot read manifest {}: {e}", path.display()))
         })?;
+        let source = String::from_utf8(bytes).map_err(|e| not_utf8(path, &e))?;
         Manifest::parse(path, &source)
     }
 
@@ -234,7 +235,10 @@ impl Parser<'_> {
                 ("name", Value::String(s)) if valid_name(s) => exp.name = s.clone(),
                 ("name", _) => self.err(
                     v.span,
-                    "experiment `name` must be a non-empty string of letters, digits, `_` or `-`",
+                    format!(
+                        "experiment `name` must be a non-empty string of letters, digits, `_` or \
+                         `-`, at most {MAX_NAME_LEN} characters"
+                    ),
                     None,
                 ),
                 ("description", Value::String(s)) => exp.description = s.clone(),
@@ -281,7 +285,11 @@ impl Parser<'_> {
             if !valid_name(name) {
                 self.err(
                     name_span.clone(),
-                    format!("invalid stage name `{name}`: use letters, digits, `_` or `-`"),
+                    format!(
+                        "invalid stage name `{}`: use letters, digits, `_` or `-`, at most \
+                         {MAX_NAME_LEN} characters",
+                        shorten(name)
+                    ),
                     None,
                 );
                 continue;
@@ -503,9 +511,37 @@ fn key_span(t: &toml_edit::Table, key: &str) -> Option<Range<usize>> {
     t.key(key).and_then(|k| k.span())
 }
 
-/// Names of experiments and stages: letters, digits, `_`, `-`.
+/// Longest experiment or stage name: each becomes a folder name under `results/`, beside
+/// temporary siblings with a suffix, and most filesystems cap a name at 255 bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Names of experiments and stages: letters, digits, `_`, `-`, at most [`MAX_NAME_LEN`] bytes.
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_NAME_LEN
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A name for a message: at most 40 characters, then how many more there are.
+fn shorten(name: &str) -> String {
+    match name.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…({} characters)", &name[..i], name.chars().count()),
+        None => name.to_string(),
+    }
+}
+
+/// The error for a manifest that is not UTF-8: where the first bad byte is (line, column and
+/// byte offset), rather than the standard library's message without a position.
+fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> EngineError {
+    let bytes = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    let valid = String::from_utf8_lossy(&bytes[..at]);
+    let line = valid.matches('\n').count() + 1;
+    let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    EngineError::Usage(format!(
+        "{}:{line}:{col}: the manifest is not UTF-8 text: invalid byte 0x{:02x} at byte offset {at}",
+        path.display(),
+        bytes[at]
+    ))
 }

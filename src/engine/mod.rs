@@ -15,6 +15,7 @@ pub mod key;
 pub mod lock;
 pub mod maintenance;
 pub mod manifest;
+pub mod param_checks;
 pub mod plan;
 pub mod progress;
 pub mod reason;
@@ -32,3 +33,4 @@ pub use context::{
 };
 pub use error::{EngineError, Result};
 pub use executor::Registry;
+pub use param_checks::ParamProblem;

@@ -87,7 +87,19 @@ impl Override {
         };
         let (path, value) = arg.split_once('=').ok_or_else(usage)?;
         let (stage, param) = path.trim().split_once('.').ok_or_else(usage)?;
-        let value = parse_value(value).unwrap_or_else(|| Value::String(value.trim().to_string()));
+        let value = match parse_value(value) {
+            Some(v) => v,
+            None if looks_like_integer(value) => {
+                return Err(EngineError::Usage(format!(
+                    "--set `{}`: integer {} is out of range (a parameter holds a 64-bit integer, \
+                     at most {})",
+                    path.trim(),
+                    value.trim(),
+                    i64::MAX
+                )));
+            }
+            None => Value::String(value.trim().to_string()),
+        };
         Ok(Override {
             stage: stage.to_string(),
             param: param.to_string(),
@@ -95,6 +107,15 @@ impl Override {
             span: None,
         })
     }
+}
+
+/// Whether `s` is written like a TOML integer (sign, digits, `_`), so that a value TOML cannot
+/// parse is an out-of-range integer rather than a string.
+fn looks_like_integer(s: &str) -> bool {
+    let digits = s.trim().trim_start_matches(['+', '-']);
+    !digits.is_empty()
+        && digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
 /// A figment provider for one named layer of parameter values.

@@ -23,7 +23,18 @@ pub fn publish(
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (vi, variant) in plan.variants.iter().enumerate() {
+        // A variant none of whose stages ran, was cached or failed (all skipped, as after Ctrl-C
+        // early in a large sweep) has nothing to report: writing 10⁵ such summaries took > 10 s.
+        let all_skipped = variant.experiment.stages.iter().all(|stage| {
+            plan.index
+                .get(&(vi, stage.name.clone()))
+                .is_none_or(|&j| matches!(report.outcomes[j], Outcome::Skipped(_)))
+        });
+        if all_skipped {
+            continue;
+        }
         let dir = results.join(variant.namespace());
+        remove_debris_of_dead_runs(&dir);
         let mut md = format!("# {}\n\n", variant.namespace());
         if !variant.label.is_empty() {
             let _ = writeln!(md, "Sweep point: {}\n", variant.label);
@@ -103,6 +114,36 @@ fn publish_stage_dir(cache: &Cache, rec: &super::record::Record, dir: &Path) -> 
         return Err(e);
     }
     replace_with(&staging, dir)
+}
+
+/// Removes the `.<name>.mexp-<what>-<pid>-<n>` siblings that a run killed while publishing left
+/// in `dir` (only those of processes that no longer exist; Linux, where `/proc` says so).
+fn remove_debris_of_dead_runs(dir: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((_, tail)) = name.split_once(".mexp-") else {
+            continue;
+        };
+        let mut parts = tail.rsplit('-');
+        let (Some(_n), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !name.starts_with('.')
+            || pid.parse::<u32>().is_err()
+            || Path::new("/proc").join(pid).exists()
+        {
+            continue;
+        }
+        let p = entry.path();
+        let _ = if p.is_dir() && !p.is_symlink() {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+    }
 }
 
 /// A fresh sibling path of `path` for building or retiring it: `.<name>.mexp-<what>-<pid>-<n>`.
@@ -187,7 +228,11 @@ fn copy_object(cache: &Cache, digest: &str, dest: &Path) -> Result<()> {
 /// replaced, never rewritten in place.
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = aside(path, "tmp")?;
-    fs::write(&tmp, bytes).map_err(|e| EngineError::io("writing", &tmp, e))?;
+    fs::write(&tmp, bytes).map_err(|e| {
+        // A full disk must not leave the half-written file behind under results/.
+        let _ = fs::remove_file(&tmp);
+        EngineError::io("writing", &tmp, e)
+    })?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         EngineError::io("writing", path, e)

@@ -58,6 +58,33 @@ pub fn project_root(manifest: &Path) -> PathBuf {
 }
 
 impl Session {
+    /// Opens `manifest` under each of its profiles (and none) and each of `backends`: what `mexp gc
+    /// --keep` keeps, so that results trained with another backend are not swept.
+    pub fn open_every_variant(
+        registry: &Registry,
+        manifest: &std::path::Path,
+        cache: &std::path::Path,
+        backends: &[&str],
+    ) -> Result<Vec<Session>> {
+        let m = Manifest::load(manifest)?;
+        let mut profiles: Vec<Option<String>> = vec![None];
+        profiles.extend(m.profiles.keys().cloned().map(Some));
+        let mut out = Vec::new();
+        for profile in profiles {
+            for backend in backends {
+                let req = Request {
+                    manifest: manifest.to_path_buf(),
+                    profile: profile.clone(),
+                    backend: backend.to_string(),
+                    cache: Some(cache.to_path_buf()),
+                    ..Default::default()
+                };
+                out.push(Session::open(registry, &req)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Loads and plans a manifest.
     pub fn open(registry: &Registry, req: &Request) -> Result<Session> {
         let manifest = Manifest::load(&req.manifest)?;
@@ -99,8 +126,17 @@ impl Session {
             }
         };
         if variants.is_empty() {
-            return Err(EngineError::Usage("the sweep has no points".into()));
+            return Err(EngineError::Usage(format!(
+                "{}: the sweep has no points",
+                req.manifest.display()
+            )));
         }
+        super::param_checks::check_variants(
+            registry,
+            &manifest,
+            req.profile.as_deref(),
+            variants.iter().map(|v| (v.label.as_str(), &v.experiment)),
+        )?;
         let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
         let root = project_root(&req.manifest);
         Ok(Session {

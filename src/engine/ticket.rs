@@ -27,6 +27,9 @@ pub struct TicketInput {
     pub dir: bool,
     /// Where it comes from, for messages: `stage grains, output structures` or a user file path.
     pub origin: String,
+    /// Whether it is a user's `file:` input (errors then name `origin`, not the cache object).
+    #[serde(default)]
+    pub user_file: bool,
 }
 
 /// Everything needed to run one job.
@@ -69,6 +72,7 @@ impl JobTicket {
                     digest: digest.clone(),
                     dir: false,
                     origin: path.display().to_string(),
+                    user_file: true,
                 },
             );
         }
@@ -91,6 +95,7 @@ impl JobTicket {
                     digest: digest.clone(),
                     dir,
                     origin: format!("stage {}, output {output}", upstream.name),
+                    user_file: false,
                 },
             );
         }
@@ -146,6 +151,19 @@ impl JobTicket {
                 path.display(),
                 ticket.format
             )));
+        }
+        // The inputs must be the ones the key was computed from: an edited input digest would
+        // otherwise compute a result from other data and cache it under this key.
+        let ports_match = ticket.inputs.len() == ticket.key_manifest.inputs.len()
+            && ticket
+                .inputs
+                .iter()
+                .all(|(port, i)| ticket.key_manifest.inputs.get(port) == Some(&i.digest));
+        if !ports_match {
+            return Err(EngineError::Corrupt {
+                path: path.to_path_buf(),
+                message: "its inputs are not the inputs its key was computed from".into(),
+            });
         }
         let recomputed = ticket.key_manifest.key();
         if recomputed != ticket.key {

@@ -23,6 +23,14 @@ pub enum NpyError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The contents of a file are not a valid `.npy` array (names the file).
+    #[error("`{path}`: {source}")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: Box<NpyError>,
+    },
     /// Reading from or writing to a stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -469,7 +477,10 @@ pub fn read_npy<T: NpyElement>(path: &Path) -> Result<ArrayD<T>, NpyError> {
             path: path.to_path_buf(),
             source,
         },
-        other => other,
+        other => NpyError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(other),
+        },
     })
 }
 
@@ -477,7 +488,10 @@ pub fn read_npy<T: NpyElement>(path: &Path) -> Result<ArrayD<T>, NpyError> {
 pub fn read_npy_nd<T: NpyElement, D: Dimension>(
     path: &Path,
 ) -> Result<ndarray::Array<T, D>, NpyError> {
-    into_dimensionality(read_npy(path)?)
+    into_dimensionality(read_npy(path)?).map_err(|e| NpyError::InFile {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
 }
 
 /// Converts a dynamic-dimensional array to `D`, with a descriptive error.

@@ -107,8 +107,9 @@ mod tests {
         assert_eq!(keras_fan_in(&[32, 16]), Some(32));
         // Conv3d 3 → 4 channels, kernel 2³: burn [4, 3, 2, 2, 2], Keras (2,2,2,3,4): 24
         assert_eq!(keras_fan_in(&[4, 3, 2, 2, 2]), Some(24));
-        // ConvTranspose3d 4 → 3 channels: burn [4, 3, 2, 2, 2], Keras (2,2,2,3,4): 24
-        assert_eq!(keras_fan_in(&[4, 3, 2, 2, 2]), Some(24));
+        // ConvTranspose3d 3 → 4 channels, kernel 3³: burn [3, 4, 3, 3, 3] (in first), Keras
+        // (3,3,3,4,3): fan-in 27 · 4 (its output channels), not 27 · 3
+        assert_eq!(keras_fan_in(&[3, 4, 3, 3, 3]), Some(108));
         assert_eq!(keras_fan_in(&[7]), None);
     }
 

@@ -400,6 +400,61 @@ mod tests {
         ));
     }
 
+    /// The maps against an independent formulation (the face/edge sum of `prism_reference`),
+    /// at every pixel centre with row = y: a transposed map or a misplaced pixel fails.
+    #[test]
+    fn field_maps_match_the_independent_face_sum_at_pixel_centres() {
+        use crate::physics::prism_reference::box_field_face_sum;
+        let res = 24;
+        for d in &latin_hypercube(8, &DesignSpace::default(), 17) {
+            let map = field_map(d, res).unwrap();
+            let m = [
+                d.magnetization_t * d.phi_rad.cos(),
+                d.magnetization_t * d.phi_rad.sin(),
+                0.0,
+            ];
+            let dims = [d.side_cm, d.side_cm, MAGNET_HEIGHT_CM];
+            for row in 0..res {
+                for col in 0..res {
+                    let r = [
+                        pixel_centre_cm(col, res) - d.x_cm,
+                        pixel_centre_cm(row, res) - d.y_cm,
+                        0.0,
+                    ];
+                    let h = box_field_face_sum(dims, m, r);
+                    for ch in 0..2 {
+                        let got = f64::from(map[[ch, row, col]]);
+                        let tol = 2.0 * f64::from(f32::EPSILON) * h[ch].abs() + 1e-9;
+                        assert!(
+                            (got - h[ch]).abs() <= tol,
+                            "{d:?} ch {ch} (row {row}, col {col}): {got} vs {}",
+                            h[ch]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `field_maps` runs in parallel over designs: its bits must not depend on the pool size.
+    #[test]
+    fn field_maps_are_bitwise_identical_across_thread_counts() {
+        let designs = latin_hypercube(24, &DesignSpace::default(), 3);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| field_maps(&designs, 16).unwrap())
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<u32>>()
+        };
+        let one = on(1);
+        assert_eq!(one, on(2));
+        assert_eq!(one, on(5));
+    }
+
     #[test]
     fn parallel_maps_equal_single_maps() {
         let designs = latin_hypercube(6, &DesignSpace::default(), 9);

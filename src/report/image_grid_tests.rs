@@ -1,5 +1,8 @@
 use super::*;
-use crate::report::plot::{ensure_font, tests::png_size};
+use crate::report::plot::{
+    ensure_font,
+    tests::{assert_drawn, png_size},
+};
 use ndarray::Array2;
 
 #[test]
@@ -99,6 +102,7 @@ fn grid_of_three_images_is_written_as_png() {
         colorbar_label: "u_x".into(),
     };
     image_grid(&path, &grid).unwrap();
+    assert_drawn(&path);
     let size = png_size(&path);
     assert_eq!(size, image_grid_size(&grid));
     // 2 columns of 320 px, 2 rows.

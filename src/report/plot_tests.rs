@@ -19,6 +19,45 @@ pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
+/// Fraction of a PNG's pixels that differ from its top-left (background) pixel: a blank image
+/// has none, so a test that checks it cannot pass on an empty plot.
+pub(crate) fn ink_fraction(path: &Path) -> f64 {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let samples = info.color_type.samples();
+    let bytes = &buf[..info.buffer_size()];
+    let background = &bytes[..samples];
+    let ink = bytes.chunks(samples).filter(|p| *p != background).count();
+    ink as f64 / (bytes.len() / samples) as f64
+}
+
+/// Asserts that a plot has drawn content (axes, labels, data) without being one colour.
+pub(crate) fn assert_drawn(path: &Path) {
+    let ink = ink_fraction(path);
+    assert!(
+        ink > 0.01 && ink < 0.9,
+        "{}: {ink} of the pixels drawn",
+        path.display()
+    );
+}
+
+#[test]
+fn a_blank_png_fails_the_drawn_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blank.png");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), 64, 48);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().unwrap();
+    w.write_image_data(&vec![255u8; 64 * 48 * 3]).unwrap();
+    drop(w);
+    assert_eq!(ink_fraction(&path), 0.0);
+    assert!(std::panic::catch_unwind(|| assert_drawn(&path)).is_err());
+}
+
 /// A demagnetization-like curve M(H) = tanh-shaped switching at H = −0.3 (field in units of HA).
 fn demag_like_chart() -> LineChart {
     let curve: Vec<(f64, f64)> = (0..=200)
@@ -56,6 +95,7 @@ fn line_plot_writes_a_png_of_the_declared_size() {
     let path = dir.path().join("demag.png");
     line_plot(&path, &demag_like_chart()).unwrap();
     assert_eq!(png_size(&path), LINE_CHART_SIZE);
+    assert_drawn(&path);
 }
 
 #[test]
@@ -91,6 +131,7 @@ fn log_y_loss_curves_skip_non_positive_points() {
     };
     line_plot(&path, &chart).unwrap();
     assert_eq!(png_size(&path), LINE_CHART_SIZE);
+    assert_drawn(&path);
 }
 
 #[test]
@@ -106,6 +147,7 @@ fn parity_plot_writes_a_png_with_a_square_plot_area() {
         png_size(&path),
         (PARITY_PLOT_SIZE + 130, PARITY_PLOT_SIZE + 160)
     );
+    assert_drawn(&path);
 }
 
 #[test]

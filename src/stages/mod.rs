@@ -18,6 +18,7 @@ pub mod grain_sampling;
 pub mod inverse_cnn_eval;
 pub mod inverse_cnn_fit;
 pub mod kornell_common;
+pub mod latent_design;
 pub mod learn_common;
 pub mod micromag_common;
 pub mod morph;
@@ -56,6 +57,7 @@ pub fn registry() -> Result<Registry> {
             "inverse_cnn_fit",
             Arc::new(inverse_cnn_fit::InverseCnnFitStage),
         ),
+        ("latent_design", Arc::new(latent_design::LatentDesignStage)),
         ("morph", Arc::new(morph::MorphStage)),
         ("prism_design", Arc::new(prism_design::PrismDesignStage)),
         ("regress_fit", Arc::new(regress_fit::RegressFitStage)),

@@ -17,12 +17,7 @@ fn read_image(path: &std::path::Path) -> StageResult<Array2<f64>> {
     match read_npy_nd::<f64, Ix2>(path) {
         Ok(a) => Ok(a),
         Err(_) => Ok(read_npy_nd::<f32, Ix2>(path)
-            .map_err(|e| {
-                format!(
-                    "{}: {e} (expected a 2-D float32 or float64 array)",
-                    path.display()
-                )
-            })?
+            .map_err(|e| format!("{e} (expected a 2-D float32 or float64 array)"))?
             .mapv(f64::from)),
     }
 }
@@ -32,7 +27,19 @@ impl Stage for SolveStructureStage {
         let image = read_image(ctx.input("image")?)?;
         let angles = match ctx.str("image_kind")? {
             "angles_rad" => image,
-            _ => angles_from_easy_axis_x(image.view())?,
+            _ => {
+                // Issue 13, hole 12: a value outside [−1, 1] was clamped silently (f32 rounding
+                // of a decoded image stays within the tolerance).
+                let outside = image.indexed_iter().find(|(_, v)| v.abs() > 1.0 + 1e-6);
+                if let Some(((row, col), v)) = outside {
+                    return Err(format!(
+                        "input `image`: an easy-axis x-component must lie in [-1, 1], found {v} at \
+                         (row {row}, col {col}); for angles set image_kind = \"angles_rad\""
+                    )
+                    .into());
+                }
+                angles_from_easy_axis_x(image.view())?
+            }
         };
         let (ny, nx) = angles.dim();
         let (mesh, material, opts) = solver_setup(ctx, nx, ny, ctx.f64("cell_size_nm")? * 1e-9)?;
