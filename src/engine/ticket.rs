@@ -109,6 +109,7 @@ impl JobTicket {
                     digest: digest.clone(),
                     dir: false,
                     origin: format!("code {}", path.display()),
+                    user_file: true,
                 },
             );
         }
