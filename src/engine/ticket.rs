@@ -155,11 +155,24 @@ impl JobTicket {
         }
         // The inputs must be the ones the key was computed from: an edited input digest would
         // otherwise compute a result from other data and cache it under this key.
-        let ports_match = ticket.inputs.len() == ticket.key_manifest.inputs.len()
-            && ticket
-                .inputs
-                .iter()
-                .all(|(port, i)| ticket.key_manifest.inputs.get(port) == Some(&i.digest));
+        // A `command` stage's code files (ports `code:<path>`) are keyed as the parameters of
+        // the same name.
+        let km = &ticket.key_manifest;
+        let code_port = |p: &str| p.starts_with(super::command::CODE_PREFIX);
+        let keyed = |port: &str, digest: &str| {
+            if code_port(port) {
+                km.params.get(port).and_then(toml::Value::as_str) == Some(digest)
+            } else {
+                km.inputs.get(port).map(String::as_str) == Some(digest)
+            }
+        };
+        let ports_match = ticket.inputs.iter().all(|(p, i)| keyed(p, &i.digest))
+            && km.inputs.keys().all(|p| ticket.inputs.contains_key(p))
+            && km
+                .params
+                .keys()
+                .filter(|p| code_port(p))
+                .all(|p| ticket.inputs.contains_key(p));
         if !ports_match {
             return Err(EngineError::Corrupt {
                 path: path.to_path_buf(),
