@@ -137,3 +137,56 @@ fn zero_where_a_strictly_positive_value_is_needed() {
     );
     assert!(msg.contains("must be greater than 0"), "{msg}");
 }
+
+const COMMAND: &str = "[stages.gen]\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"seq 3 > n.txt\"]\noutputs = { numbers = \"n.txt\" }\n\n[stages.plot]\nkind = \"command\"\ninputs = { numbers = \"gen.numbers\" }\n";
+
+#[test]
+fn command_unknown_placeholder() {
+    insta::assert_snapshot!(error(
+        &format!(
+            "{HEAD}{COMMAND}run = [\"sh\", \"plot.sh\", \"{{inputs.number}}\", \"{{outputs.figure}}\"]\noutputs = {{ figure = \"f.png\" }}\n"
+        ),
+        &[]
+    ));
+}
+
+#[test]
+fn command_output_clash() {
+    insta::assert_snapshot!(error(
+        &format!(
+            "{HEAD}{COMMAND}run = [\"sh\", \"-c\", \"true\"]\noutputs = {{ figure = \"plots/f.png\", all = \"plots/\" }}\n"
+        ),
+        &[]
+    ));
+}
+
+#[test]
+fn command_missing_code_path() {
+    insta::assert_snapshot!(error(
+        &format!(
+            "{HEAD}{COMMAND}run = [\"python3\", \"scripts/nope.py\"]\noutputs = {{ figure = \"f.png\" }}\ncode = [\"scripts/nope.py\"]\n"
+        ),
+        &[]
+    ));
+}
+
+#[test]
+fn command_empty_run() {
+    insta::assert_snapshot!(error(
+        &format!("{HEAD}{COMMAND}run = []\noutputs = {{ figure = \"f.png\" }}\n"),
+        &[]
+    ));
+}
+
+/// An output of a `command` stage that its `outputs` table does not declare.
+#[test]
+fn command_unknown_upstream_output() {
+    let msg = error(
+        &format!(
+            "{HEAD}{COMMAND}run = [\"cat\", \"{{inputs.numbers}}\"]\noutputs = {{ figure = \"f.png\" }}\n\n[stages.third]\nkind = \"table\"\ninputs = {{ a = \"gen.number\" }}\n"
+        ),
+        &[],
+    );
+    assert!(msg.contains("has no output `number`"), "{msg}");
+    assert!(msg.contains("did you mean `gen.numbers`?"), "{msg}");
+}

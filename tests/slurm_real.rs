@@ -127,3 +127,126 @@ fn tiny_profiles_through_a_real_slurm_are_bit_identical_to_local_runs() {
     }
     assert_eq!(slurm.len(), local.len());
 }
+
+/// A `command` pipeline (a program writing a folder, a script from `code` reading it, a sweep over
+/// `params`) through the real Slurm: every job runs its program on the node through `mexp __exec`,
+/// the artifacts equal a local run's, and a second Slurm run is all cached.
+#[test]
+#[ignore = "needs a running Slurm: scripts/slurm-local.sh start (.ci/run does it and runs this)"]
+fn command_stages_run_through_a_real_slurm() {
+    require_cluster();
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tmp.path().join("experiments/scripts")).expect("mkdir");
+    std::fs::write(
+        tmp.path().join("experiments/scripts/count.sh"),
+        "wc -l < \"$1/lines\" | tr -d ' ' > \"$2\"; echo \"$SLURM_JOB_ID\" > \"$3\"\n",
+    )
+    .expect("write");
+    let manifest = tmp.path().join("experiments/cmd.toml");
+    std::fs::write(
+        &manifest,
+        r#"
+[experiment]
+name = "cmd"
+seed = 5
+
+[stages.make]
+kind = "command"
+run = ["sh", "-c", "mkdir -p d && seq {params.n} > d/lines"]
+outputs = { lines = "d/" }
+params = { n = 3 }
+resources = { cpus = 1 }
+
+[stages.count]
+kind = "command"
+run = ["sh", "scripts/count.sh", "{inputs.lines}", "{outputs.count}", "{outputs.job}"]
+inputs = { lines = "make.lines" }
+outputs = { count = "count.txt", job = "job.txt" }
+code = ["scripts/count.sh"]
+
+[sweep]
+mode = "grid"
+"make.params.n" = [3, 7]
+"#,
+    )
+    .expect("write");
+    let m = manifest.to_str().expect("utf8");
+    let slurm_cache = tmp.path().join("slurm-cache");
+    let slurm_cache = slurm_cache.to_str().expect("utf8");
+    let results = tmp.path().join("results");
+    let results = results.to_str().expect("utf8");
+    let slurm = [
+        "run",
+        m,
+        "--cache",
+        slurm_cache,
+        "--results",
+        results,
+        "--executor",
+        "slurm",
+    ];
+    let out = mexp(&slurm, tmp.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "command on Slurm: {}",
+        text(&out)
+    );
+    for (variant, n) in [("v000", "3"), ("v001", "7")] {
+        let dir = tmp.path().join("results/cmd").join(variant).join("count");
+        let count = std::fs::read_to_string(dir.join("count.txt")).expect("count");
+        assert_eq!(count.trim(), n, "{variant}");
+        let job = std::fs::read_to_string(dir.join("job.txt")).expect("job");
+        assert!(
+            job.trim().parse::<u64>().is_ok(),
+            "{variant}: the program did not run inside a Slurm job: {job:?}"
+        );
+    }
+    let mut json_args = slurm.to_vec();
+    json_args.push("--json");
+    let again = mexp(&json_args, tmp.path());
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    let states: Vec<&str> = v["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| s["status"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        !states.is_empty() && states.iter().all(|s| *s == "cached"),
+        "second Slurm run was not all cached: {states:?}"
+    );
+    let local_cache = tmp.path().join("local-cache");
+    let local = mexp(
+        &[
+            "run",
+            m,
+            "--cache",
+            local_cache.to_str().expect("utf8"),
+            "--results",
+            results,
+            "-q",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(local.status.code(), Some(0), "{}", text(&local));
+    let (s, l) = (
+        output_digests(Path::new(slurm_cache)),
+        output_digests(&local_cache),
+    );
+    // The job id differs between the runs by design; everything else is bit-identical.
+    for (stage, outputs) in &l {
+        let theirs = s.get(stage).expect("stage ran on Slurm");
+        for (o, d) in outputs {
+            if o != "job" {
+                assert_eq!(
+                    theirs.get(o),
+                    Some(d),
+                    "{stage}.{o}: Slurm and local differ"
+                );
+            }
+        }
+    }
+    assert_eq!(s.len(), l.len());
+}

@@ -400,6 +400,9 @@ pub fn kind_text(spec: &KindSpec) -> String {
         }
     }
     out.push_str("\noutputs:\n");
+    if spec.command {
+        out.push_str("  (declared by each stage's `outputs`)\n");
+    }
     for (k, o) in &spec.outputs {
         out.push_str(&format!("  {k:<20} {:<22} {}\n", o.file, o.doc));
     }
@@ -463,7 +466,7 @@ pub fn kind_json(spec: &KindSpec) -> Value {
         .collect();
     json!({
         "schema": SCHEMA, "command": "stages", "kind": spec.kind, "doc": spec.doc,
-        "params": params, "inputs": inputs, "any_inputs": spec.any_inputs, "outputs": outputs,
+        "params": params, "inputs": inputs, "any_inputs": spec.any_inputs, "declared_in_manifest": spec.command, "outputs": outputs,
         "implementation": spec.fingerprint, "version": spec.code.version,
         "files": spec.code.files, "crates": spec.code.crates,
     })

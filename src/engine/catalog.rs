@@ -45,6 +45,8 @@ pub enum ParamType {
     FloatArray,
     /// An array of strings.
     StringArray,
+    /// A table of strings, numbers, bools or arrays of them (e.g. a `command` stage's `env`).
+    Table,
 }
 
 impl ParamType {
@@ -58,6 +60,7 @@ impl ParamType {
             ParamType::IntArray => "int_array",
             ParamType::FloatArray => "float_array",
             ParamType::StringArray => "string_array",
+            ParamType::Table => "table",
         }
     }
 }
@@ -149,6 +152,10 @@ pub struct KindSpec {
     /// Whether the kind accepts any input port names (e.g. a table collecting metrics).
     #[serde(default)]
     pub any_inputs: bool,
+    /// Whether each stage of this kind declares its own program, outputs and code in the
+    /// manifest (the `command` kind; see `engine::command`).
+    #[serde(default)]
+    pub command: bool,
     /// Parameters, by name.
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,

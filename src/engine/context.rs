@@ -232,7 +232,8 @@ impl StageContext<'_> {
 
     /// Where to write a declared output (a file path, or a directory created for `dir` outputs).
     pub fn output(&self, name: &str) -> StageResult<PathBuf> {
-        let spec = self.spec.outputs.get(name).ok_or_else(|| {
+        let outputs = super::command::outputs(self.spec, self.params);
+        let spec = outputs.get(name).ok_or_else(|| {
             format!(
                 "stage kind `{}` declares no output `{name}`",
                 self.spec.kind

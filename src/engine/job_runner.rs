@@ -208,7 +208,7 @@ pub fn run_ticket(
         return Err(fail(format!("stage {name} interrupted")));
     }
     let mut outputs = BTreeMap::new();
-    for (oname, ospec) in &spec.outputs {
+    for (oname, ospec) in super::command::outputs(spec, &ticket.key_manifest.params).iter() {
         let path = out_dir.join(&ospec.file);
         let entry = if ospec.dir {
             publish_tree(cache, &path).map(|(digest, bytes)| OutputEntry {

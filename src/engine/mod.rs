@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod catalog;
 pub mod code;
+pub mod command;
 pub mod context;
 pub mod diag;
 pub mod error;

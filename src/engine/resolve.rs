@@ -49,6 +49,8 @@ pub struct ResolvedStage {
     pub seed: u64,
     /// Resource hints from the manifest.
     pub resources: BTreeMap<String, Value>,
+    /// Code files of a `command` stage (see [`super::command::CodeFiles`]); empty for other kinds.
+    pub code: super::command::CodeFiles,
 }
 
 /// An experiment (one sweep variant, or the whole experiment without a sweep), fully resolved.
@@ -205,8 +207,22 @@ pub fn resolve(
                 layers.push((name, vals));
             }
         }
+        for (_, vals) in &mut layers {
+            nest_table_keys(spec, vals);
+        }
         match resolve_params(manifest, spec, &decl.name, &layers) {
-            Ok((params, param_sources)) => {
+            Ok((mut params, mut param_sources)) => {
+                let mut code = super::command::CodeFiles::new();
+                if spec.command {
+                    let (files, d) = super::command::check_stage(
+                        manifest,
+                        decl,
+                        &mut params,
+                        &mut param_sources,
+                    );
+                    code = files;
+                    diags.extend(d);
+                }
                 let (inputs, files) = resolve_inputs(manifest, catalog, decl, spec, &mut diags);
                 diags.extend(super::resources::validate(
                     manifest,
@@ -227,6 +243,7 @@ pub fn resolve(
                     files,
                     seed: derive_seed(manifest.experiment.seed, &decl.name),
                     resources,
+                    code,
                 });
             }
             Err(mut d) => diags.append(&mut d),
@@ -245,6 +262,34 @@ pub fn resolve(
         })
     } else {
         Err(EngineError::Manifest(diags))
+    }
+}
+
+/// Folds `table.entry` keys (a sweep point or `--set` of one entry of a table parameter, e.g.
+/// `plot.params.bins`) into a one-entry table: figment merges tables entry by entry, so the entry
+/// overrides the lower layers' value and keeps their other entries.
+fn nest_table_keys(spec: &KindSpec, vals: &mut BTreeMap<String, Located<Value>>) {
+    let dotted: Vec<String> = vals
+        .keys()
+        .filter(|k| {
+            k.split_once('.')
+                .is_some_and(|(t, _)| spec.params.get(t).is_some_and(|p| p.ty == ParamType::Table))
+        })
+        .cloned()
+        .collect();
+    for key in dotted {
+        let Some((table, entry)) = key.split_once('.') else {
+            continue;
+        };
+        let Some(v) = vals.remove(&key) else { continue };
+        let slot = vals.entry(table.to_string()).or_insert_with(|| Located {
+            value: Value::Table(toml::Table::new()),
+            key_span: v.key_span.clone(),
+            span: v.span.clone(),
+        });
+        if let Value::Table(t) = &mut slot.value {
+            t.insert(entry.to_string(), v.value);
+        }
     }
 }
 
@@ -468,9 +513,28 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> std::result::Result<Value
         {
             value.clone()
         }
+        (ParamType::Table, Value::Table(t)) => {
+            if let Some((k, v)) = t.iter().find(|(_, v)| !plain_value(v)) {
+                return Err(format!(
+                    "entry `{k}` is {}; table entries must be strings, numbers, bools or arrays of them",
+                    describe(v)
+                ));
+            }
+            value.clone()
+        }
         _ => return Err(found()),
     };
     Ok(out)
+}
+
+/// A table entry a stage can be given: a string, finite number, bool or (nested) array of them.
+fn plain_value(v: &Value) -> bool {
+    match v {
+        Value::String(_) | Value::Integer(_) | Value::Boolean(_) => true,
+        Value::Float(f) => f.is_finite(),
+        Value::Array(a) => a.iter().all(plain_value),
+        Value::Table(_) | Value::Datetime(_) => false,
+    }
 }
 
 fn describe(v: &Value) -> String {
@@ -572,16 +636,19 @@ fn resolve_inputs(
             );
             continue;
         };
-        if let Some(up_spec) = catalog.get(&up.kind.value)
-            && !up_spec.outputs.contains_key(&inp.output)
+        let up_outputs = catalog
+            .get(&up.kind.value)
+            .map(|up_spec| (up_spec, super::command::declared_outputs(up_spec, up)));
+        if let Some((up_spec, up_outputs)) = &up_outputs
+            && !up_outputs.contains_key(&inp.output)
         {
-            let help = did_you_mean(&inp.output, up_spec.outputs.keys().map(String::as_str))
+            let help = did_you_mean(&inp.output, up_outputs.keys().map(String::as_str))
                 .map(|s| format!("did you mean `{}.{s}`?", inp.stage))
                 .unwrap_or_else(|| {
                     format!(
                         "outputs of `{}`: {}",
                         up_spec.kind,
-                        join_or_none(up_spec.outputs.keys())
+                        join_or_none(up_outputs.keys())
                     )
                 });
             diags.push(

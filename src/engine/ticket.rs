@@ -84,10 +84,11 @@ impl JobTicket {
                 ))
             })?;
             let upstream = &plan.jobs[*j].stage;
-            let dir = catalog
-                .get(&upstream.kind)
-                .and_then(|k| k.outputs.get(output))
-                .is_some_and(|o| o.dir);
+            let dir = catalog.get(&upstream.kind).is_some_and(|k| {
+                super::command::outputs(k, &upstream.params)
+                    .get(output)
+                    .is_some_and(|o| o.dir)
+            });
             inputs.insert(
                 port.clone(),
                 TicketInput {
@@ -95,6 +96,20 @@ impl JobTicket {
                     dir,
                     origin: format!("stage {}, output {output}", upstream.name),
                     user_file: false,
+                },
+            );
+        }
+        // A `command` stage's code files travel through the store like user files, under the
+        // reserved ports `code:<path>`: the job runs exactly the code that was hashed, anywhere.
+        for (rel, (path, digest)) in &job.stage.code {
+            store_user_file(cache, path, digest)?;
+            inputs.insert(
+                format!("{}{rel}", super::command::CODE_PREFIX),
+                TicketInput {
+                    digest: digest.clone(),
+                    dir: false,
+                    origin: format!("code {}", path.display()),
+                    user_file: true,
                 },
             );
         }
@@ -140,11 +155,24 @@ impl JobTicket {
         }
         // The inputs must be the ones the key was computed from: an edited input digest would
         // otherwise compute a result from other data and cache it under this key.
-        let ports_match = ticket.inputs.len() == ticket.key_manifest.inputs.len()
-            && ticket
-                .inputs
-                .iter()
-                .all(|(port, i)| ticket.key_manifest.inputs.get(port) == Some(&i.digest));
+        // A `command` stage's code files (ports `code:<path>`) are keyed as the parameters of
+        // the same name.
+        let km = &ticket.key_manifest;
+        let code_port = |p: &str| p.starts_with(super::command::CODE_PREFIX);
+        let keyed = |port: &str, digest: &str| {
+            if code_port(port) {
+                km.params.get(port).and_then(toml::Value::as_str) == Some(digest)
+            } else {
+                km.inputs.get(port).map(String::as_str) == Some(digest)
+            }
+        };
+        let ports_match = ticket.inputs.iter().all(|(p, i)| keyed(p, &i.digest))
+            && km.inputs.keys().all(|p| ticket.inputs.contains_key(p))
+            && km
+                .params
+                .keys()
+                .filter(|p| code_port(p))
+                .all(|p| ticket.inputs.contains_key(p));
         if !ports_match {
             return Err(EngineError::Corrupt {
                 path: path.to_path_buf(),

@@ -8,6 +8,7 @@ use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
 pub mod ae3d_fit;
 pub mod anchors;
+pub mod command;
 pub mod cubic_grains;
 pub mod demag_curve;
 pub mod encode;
@@ -38,6 +39,7 @@ pub fn registry() -> Result<Registry> {
     let kinds: Vec<(&str, Arc<dyn Stage>)> = vec![
         ("ae3d_fit", Arc::new(ae3d_fit::Ae3dFitStage)),
         ("anchors", Arc::new(anchors::AnchorsStage)),
+        ("command", Arc::new(command::CommandStage)),
         ("cubic_grains", Arc::new(cubic_grains::CubicGrainsStage)),
         ("demag_curve", Arc::new(demag_curve::DemagCurveStage)),
         ("encode", Arc::new(encode::EncodeStage)),
