@@ -2,7 +2,9 @@
 //!
 //! It is the only place parameter defaults live. Each entry gives the kind's one-line doc, its parameters
 //! (type, default, doc, optional bounds or choices), its inputs and outputs, a manual `version` and
-//! optional scheduling hints. Which source files implement a kind is derived from the code at build
+//! optional scheduling hints. Parameters shared by several kinds live once in a block
+//! `stages/shared/<name>.toml` that a kind names with `include = ["<name>"]`; a name defined twice
+//! (by the kind and a block, or by two blocks) is a catalogue error. Which source files implement a kind is derived from the code at build
 //! time, never listed here (see `engine::key` for the rule).
 
 use std::collections::BTreeMap;
@@ -156,7 +158,10 @@ pub struct KindSpec {
     /// manifest (the `command` kind; see `engine::command`).
     #[serde(default)]
     pub command: bool,
-    /// Parameters, by name.
+    /// Shared parameter blocks (`stages/shared/<name>.toml`) whose parameters this kind also has.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Parameters, by name (the kind's own and those of its included blocks).
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
     /// Inputs, by port name.
@@ -178,6 +183,39 @@ pub struct KindSpec {
 
 fn one() -> i64 {
     1
+}
+
+/// A shared parameter block (`stages/shared/<name>.toml`): parameters only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharedBlock {
+    #[serde(default)]
+    params: BTreeMap<String, ParamSpec>,
+}
+
+/// Adds the parameters of the blocks `spec` includes (from `shared`, (name, TOML text) pairs) to its
+/// own; an unknown block or a parameter defined twice is an error message.
+fn merge_includes(spec: &mut KindSpec, shared: &[(&str, &str)]) -> Result<(), String> {
+    for name in spec.include.clone() {
+        let Some((_, text)) = shared.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = shared.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "include of unknown shared block `{name}` (known: {})",
+                known.join(", ")
+            ));
+        };
+        let block: SharedBlock =
+            toml::from_str(text).map_err(|e| format!("shared block `{name}`: {e}"))?;
+        for (pname, p) in block.params {
+            if spec.params.contains_key(&pname) {
+                return Err(format!(
+                    "parameter `{pname}` defined twice (again in shared block `{name}`)"
+                ));
+            }
+            spec.params.insert(pname, p);
+        }
+    }
+    Ok(())
 }
 
 /// All stage kinds known to a binary.
@@ -207,17 +245,20 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Adds a kind from its catalogue TOML text and implementation fingerprint.
+    /// Adds a kind from its catalogue TOML text and implementation fingerprint, with the parameters
+    /// of the shared blocks it includes (those compiled in from `stages/shared/`).
     pub fn add_toml(
         &mut self,
         kind: &str,
         text: &str,
         fingerprint: &str,
     ) -> Result<(), EngineError> {
-        let mut spec: KindSpec = toml::from_str(text).map_err(|e| EngineError::Catalog {
+        let catalog_err = |message: String| EngineError::Catalog {
             kind: kind.to_string(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let mut spec: KindSpec = toml::from_str(text).map_err(|e| catalog_err(e.to_string()))?;
+        merge_includes(&mut spec, SHARED).map_err(catalog_err)?;
         spec.kind = kind.to_string();
         spec.fingerprint = fingerprint.to_string();
         for (name, p) in &spec.params {
