@@ -13,6 +13,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Value;
 
+mod check;
+
 use super::error::EngineError;
 use super::key::CodeManifest;
 
@@ -262,7 +264,7 @@ impl Catalog {
         spec.kind = kind.to_string();
         spec.fingerprint = fingerprint.to_string();
         for (name, p) in &spec.params {
-            super::resolve::check_value(p, &p.default).map_err(|m| EngineError::Catalog {
+            p.check(&p.default).map_err(|m| EngineError::Catalog {
                 kind: kind.to_string(),
                 message: format!("default of `{name}`: {m}"),
             })?;
