@@ -190,3 +190,28 @@ fn command_unknown_upstream_output() {
     assert!(msg.contains("has no output `number`"), "{msg}");
     assert!(msg.contains("did you mean `gen.numbers`?"), "{msg}");
 }
+
+#[test]
+fn unknown_sweep_mode_is_located() {
+    use mexp::engine::sweep::{SweepMode, expand};
+    let text = format!(
+        "{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n\n[sweep]\nmode = \"grdi\"\n\"grains.count\" = [1, 2]\n"
+    );
+    let manifest = Manifest::parse(Path::new("experiments/demo.toml"), &text).expect("parses");
+    let message = match expand(&manifest) {
+        Ok(_) => panic!("an unknown sweep mode must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("unknown sweep mode `grdi`; use grid, zip, list, random or lhs"),
+        "{message}"
+    );
+    assert!(
+        message.contains("demo.toml:9:8"),
+        "located at the value: {message}"
+    );
+    for mode in ["grid", "zip", "list", "random", "lhs"] {
+        let parsed: SweepMode = mode.parse().expect("a known mode");
+        assert_eq!(parsed.to_string(), mode);
+    }
+}

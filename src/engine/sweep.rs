@@ -10,6 +10,9 @@
 //! # lhs:    n = 8, seed = 1, ranges as for random (stratified: one sample per 1/n slice per axis)
 //! ```
 
+use std::fmt;
+use std::str::FromStr;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use toml::Value;
@@ -48,6 +51,60 @@ pub struct Sweep {
     pub report: Vec<String>,
 }
 
+/// How a `[sweep]` table becomes points (`mode = "…"`, grid when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepMode {
+    /// Every combination of the axes' values.
+    Grid,
+    /// The i-th values of all axes together (equal lengths).
+    Zip,
+    /// Explicit `points = [{ … }, …]`.
+    List,
+    /// `n` independent draws per axis.
+    Random,
+    /// Latin hypercube: `n` draws, one per 1/n slice of every axis.
+    Lhs,
+}
+
+/// A `mode` that names no sweep mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sweep mode `{0}`; use grid, zip, list, random or lhs")]
+pub struct UnknownSweepMode(pub String);
+
+impl SweepMode {
+    /// The name written in a manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepMode::Grid => "grid",
+            SweepMode::Zip => "zip",
+            SweepMode::List => "list",
+            SweepMode::Random => "random",
+            SweepMode::Lhs => "lhs",
+        }
+    }
+}
+
+impl FromStr for SweepMode {
+    type Err = UnknownSweepMode;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "grid" => Ok(SweepMode::Grid),
+            "zip" => Ok(SweepMode::Zip),
+            "list" => Ok(SweepMode::List),
+            "random" => Ok(SweepMode::Random),
+            "lhs" => Ok(SweepMode::Lhs),
+            other => Err(UnknownSweepMode(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for SweepMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One grid/zip axis: its key, its values and where it was written.
 type Axis1<'a> = (&'a String, &'a Vec<Value>, &'a Located<Value>);
 
@@ -66,12 +123,17 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
     let err = |span: Option<std::ops::Range<usize>>, msg: String| {
         EngineError::Manifest(vec![manifest.diag(span, msg)])
     };
+    // Parsed once here; an unknown name is reported after the checks of `report` and the axis keys,
+    // as before the enum.
     let mode = match e.get("mode") {
-        None => "grid".to_string(),
+        None => Ok(SweepMode::Grid),
         Some(Located {
             value: Value::String(s),
+            span,
             ..
-        }) => s.clone(),
+        }) => s
+            .parse::<SweepMode>()
+            .map_err(|unknown| err(span.clone(), unknown.to_string())),
         Some(v) => {
             return Err(err(
                 v.span.clone(),
@@ -122,6 +184,7 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             ]));
         }
     }
+    let mode = mode?;
     let ov = |k: &str, value: Value, span: Option<std::ops::Range<usize>>| {
         let (stage, param) = k.split_once('.').unwrap_or((k, ""));
         Override {
@@ -143,8 +206,8 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             .collect()
     };
     let mut points: Vec<Vec<Override>> = Vec::new();
-    match mode.as_str() {
-        "grid" => {
+    match mode {
+        SweepMode::Grid => {
             let axes = arrays()?;
             let mut total: usize = 1;
             for (k, a, v) in &axes {
@@ -173,7 +236,7 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                     .collect();
             }
         }
-        "zip" => {
+        SweepMode::Zip => {
             let arrs = arrays()?;
             let n = arrs.first().map_or(0, |(_, a, _)| a.len());
             if let Some((k, a, v)) = arrs.iter().find(|(_, a, _)| a.len() != n) {
@@ -193,7 +256,7 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                 })
                 .collect();
         }
-        "list" => {
+        SweepMode::List => {
             let Some(Located {
                 value: Value::Array(list),
                 span,
@@ -219,7 +282,7 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                 );
             }
         }
-        "random" | "lhs" => {
+        SweepMode::Random | SweepMode::Lhs => {
             let n = match e.get("n") {
                 Some(Located {
                     value: Value::Integer(n),
@@ -258,14 +321,14 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             for (k, v) in &axes {
                 let axis = Axis::parse(&v.value).ok_or_else(|| err(v.span.clone(), format!("`{k}`: expected an array of choices or {{ min = …, max = …, log = false, int = false }}")))?;
                 let mut strata: Vec<usize> = (0..n).collect();
-                if mode == "lhs" {
+                if mode == SweepMode::Lhs {
                     for i in (1..n).rev() {
                         strata.swap(i, rng.random_range(0..=i));
                     }
                 }
                 for (i, point) in points.iter_mut().enumerate() {
                     let u: f64 = rng.random();
-                    let u = if mode == "lhs" {
+                    let u = if mode == SweepMode::Lhs {
                         (strata[i] as f64 + u) / n as f64
                     } else {
                         u
@@ -273,12 +336,6 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
                     point.push(ov(k, axis.sample(u), v.key_span.clone()));
                 }
             }
-        }
-        other => {
-            return Err(err(
-                e.get("mode").and_then(|v| v.span.clone()),
-                format!("unknown sweep mode `{other}`; use grid, zip, list, random or lhs"),
-            ));
         }
     }
     if points.len() > MAX_SWEEP_POINTS {
