@@ -118,3 +118,34 @@ fn a_parameter_defined_twice_is_refused() {
         solver_names().len()
     );
 }
+
+#[test]
+fn every_solver_choice_parses_and_nothing_else_does() {
+    use mexp::stages::micromag_common::{KernelChoice, MagnetizationChoice, MinimizerChoice};
+    let catalog = Catalog::builtin().expect("builtin catalogue");
+    let params = &catalog.get("demag_curve").expect("kind").params;
+    let choices = |name: &str| params[name].choices.clone().expect("string choices");
+    for c in choices("kernel") {
+        c.parse::<KernelChoice>().expect("catalogue kernel parses");
+    }
+    for c in choices("magnetization") {
+        c.parse::<MagnetizationChoice>()
+            .map(|_| ())
+            .expect("catalogue magnetization parses");
+    }
+    for c in choices("minimizer") {
+        c.parse::<MinimizerChoice>()
+            .expect("catalogue minimizer parses");
+    }
+    // A value outside the choices is an error naming the parameter, never a silent default.
+    let e = "exact_3d"
+        .parse::<KernelChoice>()
+        .expect_err("not a kernel");
+    assert_eq!(
+        e.to_string(),
+        "parameter `kernel` = \"exact_3d\" is not one of exact_2d, newell_3d, none"
+    );
+    assert!("3d".parse::<MagnetizationChoice>().is_err());
+    let e = "BB".parse::<MinimizerChoice>().expect_err("case matters");
+    assert!(e.to_string().contains("bb, ncg, fidimag_compat"), "{e}");
+}

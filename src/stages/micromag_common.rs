@@ -2,6 +2,8 @@
 //! stage's parameters (the catalogue entries `demag_curve` and `solve_structure` share them), and
 //! the anchor-point table.
 
+use std::str::FromStr;
+
 use ndarray::Array2;
 
 use crate::engine::{StageContext, StageResult};
@@ -13,6 +15,109 @@ use crate::physics::micromag::field::MagnetizationMode;
 use crate::physics::micromag::material::Material;
 use crate::physics::micromag::mesh::Mesh;
 use crate::physics::micromag::minimizer::MinimizerConfig;
+
+/// A string parameter whose value is none of the kind's choices (the catalogue and the adapter
+/// disagree: never silently mapped to a default).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{param}` = \"{value}\" is not one of {choices}")]
+pub struct UnknownChoice {
+    /// Parameter name.
+    pub param: &'static str,
+    /// The value given.
+    pub value: String,
+    /// The accepted values, comma-separated.
+    pub choices: String,
+}
+
+/// Looks `value` up in `(name, choice)` pairs.
+fn choose<T: Copy>(
+    param: &'static str,
+    value: &str,
+    table: &[(&str, T)],
+) -> Result<T, UnknownChoice> {
+    table
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, choice)| *choice)
+        .ok_or_else(|| UnknownChoice {
+            param,
+            value: value.to_string(),
+            choices: table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        })
+}
+
+/// The `kernel` parameter: which demagnetizing field, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// Exact kernel of infinitely long prisms.
+    Exact2d,
+    /// Newell kernel of finite cuboids (uses `dz_nm`).
+    Newell3d,
+    /// No magnetostatics.
+    None,
+}
+
+impl FromStr for KernelChoice {
+    type Err = UnknownChoice;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        choose(
+            "kernel",
+            s,
+            &[
+                ("exact_2d", Self::Exact2d),
+                ("newell_3d", Self::Newell3d),
+                ("none", Self::None),
+            ],
+        )
+    }
+}
+
+/// The `magnetization` parameter, parsed into the solver's mode.
+pub struct MagnetizationChoice(pub MagnetizationMode);
+
+impl FromStr for MagnetizationChoice {
+    type Err = UnknownChoice;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        choose(
+            "magnetization",
+            s,
+            &[
+                ("in_plane", MagnetizationMode::InPlane),
+                ("full_3d", MagnetizationMode::Full3d),
+            ],
+        )
+        .map(Self)
+    }
+}
+
+/// The `minimizer` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinimizerChoice {
+    /// Converged Barzilai–Borwein descent.
+    Bb,
+    /// Preconditioned nonlinear conjugate gradient (in-plane only).
+    Ncg,
+    /// fidimag<4 behaviour.
+    FidimagCompat,
+}
+
+impl FromStr for MinimizerChoice {
+    type Err = UnknownChoice;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        choose(
+            "minimizer",
+            s,
+            &[
+                ("bb", Self::Bb),
+                ("ncg", Self::Ncg),
+                ("fidimag_compat", Self::FidimagCompat),
+            ],
+        )
+    }
+}
 
 /// Names of the six anchors, in the order of [`Anchors::to_array`].
 pub const ANCHOR_NAMES: [&str; 6] = ["M1", "Mr", "Hk90", "Hk80", "Hk70", "Hc"];
@@ -33,22 +138,18 @@ pub fn solver_setup(
         [nx, ny, 1],
         [cell_size, cell_size, ctx.f64("dz_nm")? * 1e-9],
     )?;
-    let demag = match ctx.str("kernel")? {
-        "none" => None,
-        "newell_3d" => Some(KernelOptions {
+    let demag = match ctx.str("kernel")?.parse::<KernelChoice>()? {
+        KernelChoice::None => None,
+        KernelChoice::Newell3d => Some(KernelOptions {
             kind: DemagKernelKind::Newell3d,
             ..KernelOptions::default()
         }),
-        _ => Some(KernelOptions::default()),
+        KernelChoice::Exact2d => Some(KernelOptions::default()),
     };
-    let mode = if ctx.str("magnetization")? == "full_3d" {
-        MagnetizationMode::Full3d
-    } else {
-        MagnetizationMode::InPlane
-    };
-    let minimizer = match ctx.str("minimizer")? {
-        "fidimag_compat" => MinimizerConfig::fidimag_compat(),
-        "ncg" => {
+    let MagnetizationChoice(mode) = ctx.str("magnetization")?.parse()?;
+    let minimizer = match ctx.str("minimizer")?.parse::<MinimizerChoice>()? {
+        MinimizerChoice::FidimagCompat => MinimizerConfig::fidimag_compat(),
+        MinimizerChoice::Ncg => {
             if mode != MagnetizationMode::InPlane {
                 return Err(
                     "minimizer = \"ncg\" works in the cell angles of in-plane magnetization; \
@@ -62,7 +163,7 @@ pub fn solver_setup(
             m.ncg.curvature_floor = ctx.f64("curvature_floor")? * material.mu0_ha();
             m
         }
-        _ => {
+        MinimizerChoice::Bb => {
             let mut m =
                 MinimizerConfig::barzilai_borwein(ctx.f64("torque_tol")? * material.mu0_ha());
             m.tau_max = ctx.f64("tau_max")?;
