@@ -484,7 +484,6 @@ const HAND_LISTS: &[(&str, &[&str])] = &[
     ("table", &["src/stages/table.rs"]),
     // Not in the commit above either: added with the kind (main, eval-fusion) so that the count of
     // hand lists matches the kinds again.
-    ("latent_design", &["src/stages/latent_design.rs"]),
     (
         "test_samples",
         &[
