@@ -482,8 +482,6 @@ const HAND_LISTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("table", &["src/stages/table.rs"]),
-    // Not in the commit above either: added with the kind (main, eval-fusion) so that the count of
-    // hand lists matches the kinds again.
     (
         "test_samples",
         &[
