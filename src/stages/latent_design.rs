@@ -238,6 +238,25 @@ impl Stage for LatentDesignStage {
                 simulated: s,
             })
             .collect();
+        // The fitness carries the prior penalty; the trajectory plot shows the objective itself
+        // (predicted score) per generation or step, on the same footing as the simulated scores.
+        let per_round = if method == "gradient" {
+            k
+        } else {
+            ctx.usize("population")?
+        };
+        let archive_codes: Vec<f32> = archive.iter().flat_map(|c| c.z.clone()).collect();
+        let archive_scores: Vec<f64> = predict(&reg, &archive_codes, dim)?
+            .iter()
+            .map(|a| goal.score(a, penalty))
+            .collect();
+        let score_progress: Vec<Progress> = archive_scores
+            .chunks(per_round.max(1))
+            .map(|round| Progress {
+                best: round.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                mean: round.iter().sum::<f64>() / round.len() as f64,
+            })
+            .collect();
         let best_data = search::ranking(&data_scores).first().copied();
         let summary = report::Summary {
             objective: ctx.str("objective")?,
@@ -246,6 +265,7 @@ impl Stage for LatentDesignStage {
             penalty,
             designs: &designs,
             progress: &progress,
+            score_progress: &score_progress,
             data_scores: &data_scores,
             data_anchors: &data.targets,
             data_reached: &reached,

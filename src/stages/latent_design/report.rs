@@ -23,8 +23,10 @@ pub struct Summary<'a> {
     pub penalty: f64,
     /// The reported designs, best fitness first.
     pub designs: &'a [Design],
-    /// Fitness per generation or step.
+    /// Fitness (objective − prior and constraint penalties) per generation or step.
     pub progress: &'a [Progress],
+    /// Predicted objective score (constraint penalty included, no prior) per generation or step.
+    pub score_progress: &'a [Progress],
     /// Objective score of every labelled structure (simulated anchors).
     pub data_scores: &'a [f64],
     /// Anchors of the labelled structures.
@@ -121,22 +123,12 @@ impl Summary<'_> {
         let step = |i: usize| i as f64;
         let mut series = vec![
             Series {
-                name: "best fitness (surrogate − penalties)".into(),
+                name: "best predicted score of the generation".into(),
                 points: self
-                    .progress
+                    .score_progress
                     .iter()
                     .enumerate()
                     .map(|(i, p)| (step(i), p.best))
-                    .collect(),
-                style: SeriesStyle::Line,
-            },
-            Series {
-                name: "mean fitness".into(),
-                points: self
-                    .progress
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (step(i), p.mean))
                     .collect(),
                 style: SeriesStyle::Line,
             },
@@ -179,7 +171,7 @@ impl Summary<'_> {
             &LineChart {
                 title: format!("search ({}): {}", self.method, self.objective),
                 x_label: unit.into(),
-                y_label: "objective".into(),
+                y_label: "objective score (predicted, or simulated where marked)".into(),
                 series,
                 markers: vec![],
                 log_y: false,
@@ -303,7 +295,8 @@ impl Summary<'_> {
                 "anchor_names": ANCHORS,
                 "designs": self.designs,
                 "best_labelled": best_data,
-                "progress": self.progress.iter().map(|p| [p.best, p.mean]).collect::<Vec<_>>(),
+                "fitness_progress": self.progress.iter().map(|p| [p.best, p.mean]).collect::<Vec<_>>(),
+                "score_progress": self.score_progress.iter().map(|p| [p.best, p.mean]).collect::<Vec<_>>(),
             }),
         )
     }
