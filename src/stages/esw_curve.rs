@@ -23,11 +23,15 @@ struct SimShard {
 }
 
 fn config(ctx: &StageContext) -> StageResult<EswConfig> {
-    let sites = match ctx.str("sites")? {
-        "corners" => ParticleSites::Corners,
-        "corners_edges" => ParticleSites::CornersAndEdges,
-        _ => ParticleSites::CornersEdgesFaces,
-    };
+    let sites = super::choice::choose(
+        "sites",
+        ctx.str("sites")?,
+        &[
+            ("corners", ParticleSites::Corners),
+            ("corners_edges", ParticleSites::CornersAndEdges),
+            ("corners_edges_faces", ParticleSites::CornersEdgesFaces),
+        ],
+    )?;
     Ok(EswConfig {
         mu0_ms_t: ctx.f64("mu0_ms")?,
         ku_j_per_m3: ctx.f64("ku")?,

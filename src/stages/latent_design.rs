@@ -130,8 +130,10 @@ impl Stage for LatentDesignStage {
             .map(|r| goal.score(&std::array::from_fn(|j| f64::from(r[j])), penalty))
             .collect();
         let method = ctx.str("method")?.to_string();
-        let (archive, progress): (Vec<Candidate>, Vec<Progress>) = match method.as_str() {
-            "gradient" => {
+        let gradient =
+            super::choice::choose("method", &method, &[("ga", false), ("gradient", true)])?;
+        let (archive, progress): (Vec<Candidate>, Vec<Progress>) = match gradient {
+            true => {
                 // Start from the codes of the best labelled structures (by simulated score).
                 let order = search::ranking(&data_scores);
                 if order.len() < k {
@@ -154,7 +156,7 @@ impl Stage for LatentDesignStage {
                     &mut fitness,
                 )?
             }
-            _ => {
+            false => {
                 let opts = GaOptions {
                     population: ctx.usize("population")?,
                     generations: ctx.usize("generations")?,
@@ -240,7 +242,7 @@ impl Stage for LatentDesignStage {
             .collect();
         // The fitness carries the prior penalty; the trajectory plot shows the objective itself
         // (predicted score) per generation or step, on the same footing as the simulated scores.
-        let per_round = if method == "gradient" {
+        let per_round = if gradient {
             k
         } else {
             ctx.usize("population")?

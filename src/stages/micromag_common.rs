@@ -16,35 +16,8 @@ use crate::physics::micromag::material::Material;
 use crate::physics::micromag::mesh::Mesh;
 use crate::physics::micromag::minimizer::MinimizerConfig;
 
-/// A string parameter whose value is none of the kind's choices (the catalogue and the adapter
-/// disagree: never silently mapped to a default).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parameter `{param}` = \"{value}\" is not one of {choices}")]
-pub struct UnknownChoice {
-    /// Parameter name.
-    pub param: &'static str,
-    /// The value given.
-    pub value: String,
-    /// The accepted values, comma-separated.
-    pub choices: String,
-}
-
-/// Looks `value` up in `(name, choice)` pairs.
-fn choose<T: Copy>(
-    param: &'static str,
-    value: &str,
-    table: &[(&str, T)],
-) -> Result<T, UnknownChoice> {
-    table
-        .iter()
-        .find(|(name, _)| *name == value)
-        .map(|(_, choice)| *choice)
-        .ok_or_else(|| UnknownChoice {
-            param,
-            value: value.to_string(),
-            choices: table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        })
-}
+pub use super::choice::UnknownChoice;
+use super::choice::choose;
 
 /// The `kernel` parameter: which demagnetizing field, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

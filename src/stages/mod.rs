@@ -8,6 +8,7 @@ use crate::engine::{Registry, Result, Stage, catalog::Catalog};
 
 pub mod ae3d_fit;
 pub mod anchors;
+pub mod choice;
 pub mod command;
 pub mod cubic_grains;
 pub mod demag_curve;

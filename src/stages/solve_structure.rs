@@ -25,9 +25,14 @@ fn read_image(path: &std::path::Path) -> StageResult<Array2<f64>> {
 impl Stage for SolveStructureStage {
     fn run(&self, ctx: &StageContext) -> StageResult {
         let image = read_image(ctx.input("image")?)?;
-        let angles = match ctx.str("image_kind")? {
-            "angles_rad" => image,
-            _ => {
+        let kind = super::choice::choose(
+            "image_kind",
+            ctx.str("image_kind")?,
+            &[("easy_axis_x", false), ("angles_rad", true)],
+        )?;
+        let angles = match kind {
+            true => image,
+            false => {
                 // Issue 13, hole 12: a value outside [−1, 1] was clamped silently (f32 rounding
                 // of a decoded image stays within the tolerance).
                 let outside = image.indexed_iter().find(|(_, v)| v.abs() > 1.0 + 1e-6);
