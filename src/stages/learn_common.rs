@@ -142,7 +142,12 @@ pub fn split(n: usize, test: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
 /// loaded from a folder by file name).
 pub fn tree_dir(ctx: &StageContext, port: &str) -> StageResult<std::path::PathBuf> {
     let tree = ctx.input_tree(port)?;
-    let dir = ctx.resume_dir()?.join(format!("input-{port}"));
+    // One folder per process: under Slurm the slice tasks of a fan-out stage share this key's
+    // resume folder and run at once, and burn reads a model's tensors lazily from these files,
+    // so a shared folder re-created by one task vanished under another's model.
+    let dir = ctx
+        .resume_dir()?
+        .join(format!("input-{port}-{}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
