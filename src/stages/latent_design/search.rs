@@ -85,20 +85,7 @@ pub fn genetic(
     let mut fit = evaluate(fitness, &pop, dim)?;
     let mut archive = Vec::with_capacity(n * (opts.generations + 1));
     let mut progress = Vec::with_capacity(opts.generations + 1);
-    let record =
-        |pop: &[f32], fit: &[f64], archive: &mut Vec<Candidate>, progress: &mut Vec<Progress>| {
-            for (z, f) in pop.chunks_exact(dim).zip(fit) {
-                archive.push(Candidate {
-                    z: z.to_vec(),
-                    fitness: *f,
-                });
-            }
-            progress.push(Progress {
-                best: fit.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                mean: fit.iter().sum::<f64>() / fit.len() as f64,
-            });
-        };
-    record(&pop, &fit, &mut archive, &mut progress);
+    record(dim, &pop, &fit, &mut archive, &mut progress);
     for _ in 0..opts.generations {
         let order = ranking(&fit);
         let mut next = Vec::with_capacity(n * dim);
@@ -117,7 +104,7 @@ pub fn genetic(
         }
         pop = next;
         fit = evaluate(fitness, &pop, dim)?;
-        record(&pop, &fit, &mut archive, &mut progress);
+        record(dim, &pop, &fit, &mut archive, &mut progress);
     }
     Ok((archive, progress))
 }
@@ -127,6 +114,26 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random();
     ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// Appends one generation (or step) to the archive and its best and mean fitness to `progress`.
+fn record(
+    dim: usize,
+    codes: &[f32],
+    fit: &[f64],
+    archive: &mut Vec<Candidate>,
+    progress: &mut Vec<Progress>,
+) {
+    for (z, f) in codes.chunks_exact(dim).zip(fit) {
+        archive.push(Candidate {
+            z: z.to_vec(),
+            fitness: *f,
+        });
+    }
+    progress.push(Progress {
+        best: fit.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        mean: fit.iter().sum::<f64>() / fit.len().max(1) as f64,
+    });
 }
 
 /// Indices sorted by fitness, best first (ties by index: deterministic).
@@ -165,20 +172,7 @@ pub fn gradient_ascent(
     let mut fit = evaluate(fitness, &z, dim)?;
     let mut archive = Vec::new();
     let mut progress = Vec::new();
-    let push =
-        |z: &[f32], fit: &[f64], archive: &mut Vec<Candidate>, progress: &mut Vec<Progress>| {
-            for (c, f) in z.chunks_exact(dim).zip(fit) {
-                archive.push(Candidate {
-                    z: c.to_vec(),
-                    fitness: *f,
-                });
-            }
-            progress.push(Progress {
-                best: fit.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                mean: fit.iter().sum::<f64>() / fit.len().max(1) as f64,
-            });
-        };
-    push(&z, &fit, &mut archive, &mut progress);
+    record(dim, &z, &fit, &mut archive, &mut progress);
     for _ in 0..steps {
         let mut probes = Vec::with_capacity(k * 2 * dim * dim);
         for c in z.chunks_exact(dim) {
@@ -206,7 +200,7 @@ pub fn gradient_ascent(
             }
         }
         fit = evaluate(fitness, &z, dim)?;
-        push(&z, &fit, &mut archive, &mut progress);
+        record(dim, &z, &fit, &mut archive, &mut progress);
     }
     Ok((archive, progress))
 }
