@@ -1,7 +1,5 @@
 //! Uniaxial magnetocrystalline anisotropy with a per-cell easy axis.
 
-use std::ops::Range;
-
 use crate::physics::error::PhysicsError;
 use crate::physics::micromag::material::Material;
 use crate::physics::micromag::vector_field::VectorField;
@@ -48,32 +46,18 @@ impl UniaxialAnisotropy {
 
     /// Adds the anisotropy field of `m` to `b` (first `ncomp` components).
     pub fn add_field(&self, m: &VectorField, b: &mut VectorField, ncomp: usize) {
-        self.add_field_cells(m, b, ncomp, 0..m.len());
-    }
-
-    /// [`UniaxialAnisotropy::add_field`] restricted to the cells `cells`.
-    pub fn add_field_cells(
-        &self,
-        m: &VectorField,
-        b: &mut VectorField,
-        ncomp: usize,
-        cells: Range<usize>,
-    ) {
         let c = self.coeff;
-        let r = cells;
-        let (mx, my) = (&m.x[r.clone()], &m.y[r.clone()]);
-        let (ux, uy) = (&self.axes.x[r.clone()], &self.axes.y[r.clone()]);
-        let n = mx.len();
+        let n = m.len();
+        let (mx, my, ux, uy) = (&m.x[..n], &m.y[..n], &self.axes.x[..n], &self.axes.y[..n]);
+        let (bx, by) = (&mut b.x[..n], &mut b.y[..n]);
         if ncomp == 2 {
-            let (bx, by) = (&mut b.x[r.clone()], &mut b.y[r]);
             for i in 0..n {
                 let p = c * (mx[i] * ux[i] + my[i] * uy[i]);
                 bx[i] += p * ux[i];
                 by[i] += p * uy[i];
             }
         } else {
-            let (mz, uz) = (&m.z[r.clone()], &self.axes.z[r.clone()]);
-            let (bx, by, bz) = (&mut b.x[r.clone()], &mut b.y[r.clone()], &mut b.z[r]);
+            let (mz, uz, bz) = (&m.z[..n], &self.axes.z[..n], &mut b.z[..n]);
             for i in 0..n {
                 let p = c * (mx[i] * ux[i] + my[i] * uy[i] + mz[i] * uz[i]);
                 bx[i] += p * ux[i];

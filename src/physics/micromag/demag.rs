@@ -1,6 +1,5 @@
 //! Demagnetizing field by FFT convolution of the magnetization with the demag tensor.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
@@ -128,20 +127,6 @@ impl Demag {
     /// Overwrites `b` with the demag field of `m`. With `ncomp == 2` only the in-plane
     /// components are computed (m_z is assumed zero and b_z is left untouched).
     pub fn set_field(&mut self, m: &VectorField, b: &mut VectorField, ncomp: usize) {
-        self.set_field_with(m, b, ncomp, |_, _| {});
-    }
-
-    /// [`Demag::set_field`], calling `finished(rows, b)` for each block of rows (y range, in
-    /// order) as soon as every computed component of `b` is written there, so the caller can
-    /// add local terms while those rows are still in cache. With `ncomp == 3` and the exact 2D
-    /// kernel, b_z is zero.
-    pub fn set_field_with(
-        &mut self,
-        m: &VectorField,
-        b: &mut VectorField,
-        ncomp: usize,
-        mut finished: impl FnMut(Range<usize>, &mut VectorField),
-    ) {
         let s = &*self.spectra;
         let py = 2 * s.ny;
         self.fft.forward_rows(&m.x, &mut self.sx);
@@ -156,32 +141,22 @@ impl Demag {
                     cy[i] = mx * kxy[i] + my * kyy[i];
                 }
             });
-        let with_z = match (&s.kzz, ncomp) {
-            (Some(kzz), 3) => {
-                self.fft.forward_rows(&m.z, &mut self.sz);
-                self.fft.columns([&mut self.sz[..]], |kx, [cz]| {
-                    for (z, k) in cz.iter_mut().zip(&kzz[kx * py..(kx + 1) * py]) {
-                        *z *= *k;
-                    }
-                });
-                true
-            }
-            (None, 3) => {
-                b.z.fill(0.0);
-                false
-            }
-            _ => false,
-        };
         let scale = -self.mu0_ms;
-        let mut y0 = 0;
-        while y0 < s.ny {
-            let rows = self.fft.inverse_row_block(&self.sx, &mut b.x, scale, y0);
-            self.fft.inverse_row_block(&self.sy, &mut b.y, scale, y0);
-            if with_z {
-                self.fft.inverse_row_block(&self.sz, &mut b.z, scale, y0);
+        self.fft.inverse_rows(&mut self.sx, &mut b.x, scale);
+        self.fft.inverse_rows(&mut self.sy, &mut b.y, scale);
+        if ncomp == 3 {
+            match &s.kzz {
+                Some(kzz) => {
+                    self.fft.forward_rows(&m.z, &mut self.sz);
+                    self.fft.columns([&mut self.sz[..]], |kx, [cz]| {
+                        for (z, k) in cz.iter_mut().zip(&kzz[kx * py..(kx + 1) * py]) {
+                            *z *= *k;
+                        }
+                    });
+                    self.fft.inverse_rows(&mut self.sz, &mut b.z, scale);
+                }
+                None => b.z.fill(0.0),
             }
-            y0 = rows.end;
-            finished(rows, b);
         }
     }
 }

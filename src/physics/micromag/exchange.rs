@@ -1,7 +1,5 @@
 //! Exchange field: six-point (in-plane four-point) Laplacian with free boundaries.
 
-use std::ops::Range;
-
 use crate::physics::micromag::material::Material;
 use crate::physics::micromag::mesh::Mesh;
 use crate::physics::micromag::vector_field::VectorField;
@@ -31,43 +29,18 @@ impl Exchange {
 
     /// Adds the exchange field of `m` to `b` for the first `ncomp` components.
     pub fn add_field(&self, m: &VectorField, b: &mut VectorField, ncomp: usize) {
-        self.add_field_rows(m, b, ncomp, 0..self.ny);
-    }
-
-    /// [`Exchange::add_field`] restricted to the rows `rows` of `b` (reads `m` one row beyond).
-    pub fn add_field_rows(
-        &self,
-        m: &VectorField,
-        b: &mut VectorField,
-        ncomp: usize,
-        rows: Range<usize>,
-    ) {
-        let (nx, ny, cx, cy) = (self.nx, self.ny, self.cx, self.cy);
-        add_component(&m.x, &mut b.x, nx, ny, cx, cy, rows.clone());
-        add_component(&m.y, &mut b.y, nx, ny, cx, cy, rows.clone());
+        add_component(&m.x, &mut b.x, self.nx, self.ny, self.cx, self.cy);
+        add_component(&m.y, &mut b.y, self.nx, self.ny, self.cx, self.cy);
         if ncomp == 3 {
-            add_component(&m.z, &mut b.z, nx, ny, cx, cy, rows);
+            add_component(&m.z, &mut b.z, self.nx, self.ny, self.cx, self.cy);
         }
-    }
-
-    /// Cells per row (the mesh's nx).
-    pub fn row_len(&self) -> usize {
-        self.nx
     }
 }
 
-/// Adds the exchange field of one component to the rows `rows`. A missing neighbour is replaced by the cell
+/// Adds the exchange field of one component. A missing neighbour is replaced by the cell
 /// itself, which contributes an exact zero difference (free boundary).
-fn add_component(
-    m: &[f64],
-    b: &mut [f64],
-    nx: usize,
-    ny: usize,
-    cx: f64,
-    cy: f64,
-    rows: Range<usize>,
-) {
-    for y in rows {
+fn add_component(m: &[f64], b: &mut [f64], nx: usize, ny: usize, cx: f64, cy: f64) {
+    for y in 0..ny {
         let row = &m[y * nx..(y + 1) * nx];
         let up = if y > 0 { &m[(y - 1) * nx..y * nx] } else { row };
         let down = if y + 1 < ny {

@@ -1,6 +1,5 @@
 //! Effective field B = μ0·H_eff (tesla) and total energy, composed from the energy terms.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use crate::physics::error::PhysicsError;
@@ -9,7 +8,7 @@ use crate::physics::micromag::demag::{Demag, DemagSpectra};
 use crate::physics::micromag::exchange::Exchange;
 use crate::physics::micromag::material::Material;
 use crate::physics::micromag::mesh::Mesh;
-use crate::physics::micromag::vector_field::{LANES, VectorField, lane_accumulate};
+use crate::physics::micromag::vector_field::{VectorField, lane_sum};
 use crate::physics::micromag::zeeman::Zeeman;
 
 /// Degrees of freedom of the magnetization.
@@ -61,7 +60,6 @@ impl EnergyTerms {
 pub struct EffectiveField {
     mode: MagnetizationMode,
     n: usize,
-    nx: usize,
     ms: f64,
     cell_volume: f64,
     k1_over_ms: f64,
@@ -113,7 +111,6 @@ impl EffectiveField {
         Ok(Self {
             mode,
             n,
-            nx: mesh.nx,
             ms: material.ms(),
             cell_volume: mesh.cell_volume(),
             k1_over_ms: material.k1 / material.ms(),
@@ -152,57 +149,43 @@ impl EffectiveField {
     /// Writes the effective field of the unit-vector field `m` into `b` and returns the reduced
     /// total energy E/(Ms·V_cell) (tesla). In-plane mode reads/writes only x and y.
     pub fn evaluate(&mut self, m: &VectorField, b: &mut VectorField) -> f64 {
-        self.evaluate_with(m, b, |_, _| {})
-    }
-
-    /// [`EffectiveField::evaluate`] in one pass over the cells after the demag transform: each
-    /// block of rows gets its local terms (exchange, anisotropy, Zeeman) and its energy share
-    /// as soon as the inverse FFT has written it, then `finished(cells, b)` is called with that
-    /// block's cell range (whole rows, consecutive, in order) and the field final there — so a
-    /// minimizer can form its torque while the block is still in cache. The arithmetic and the
-    /// order of every sum are those of the separate passes (results are bitwise identical).
-    pub fn evaluate_with(
-        &mut self,
-        m: &VectorField,
-        b: &mut VectorField,
-        mut finished: impl FnMut(Range<usize>, &VectorField),
-    ) -> f64 {
         let ncomp = self.mode.ncomp();
-        let (nx, ny) = (self.nx, self.n / self.nx.max(1));
-        let ext = self.zeeman.b_ext;
-        let mut energy = EnergyLanes::default();
-        let (exchange, anisotropy, zeeman) = (&self.exchange, &self.anisotropy, &self.zeeman);
-        let mut local = |rows: Range<usize>, b: &mut VectorField| {
-            let cells = rows.start * nx..rows.end * nx;
-            if let Some(ex) = exchange {
-                ex.add_field_rows(m, b, ncomp, rows);
-            }
-            if let Some(an) = anisotropy {
-                an.add_field_cells(m, b, ncomp, cells.clone());
-            }
-            zeeman.add_field_cells(b, ncomp, cells.clone());
-            energy.add(m, b, ext, ncomp, cells.clone());
-            finished(cells, b);
-        };
         match &mut self.demag {
-            Some(d) => d.set_field_with(m, b, ncomp, &mut local),
+            Some(d) => d.set_field(m, b, ncomp),
             None => {
                 b.x.fill(0.0);
                 b.y.fill(0.0);
                 if ncomp == 3 {
                     b.z.fill(0.0);
                 }
-                for y0 in (0..ny).step_by(LOCAL_ROW_BLOCK) {
-                    local(y0..(y0 + LOCAL_ROW_BLOCK).min(ny), b);
-                }
             }
+        }
+        if let Some(ex) = &self.exchange {
+            ex.add_field(m, b, ncomp);
+        }
+        if let Some(an) = &self.anisotropy {
+            an.add_field(m, b, ncomp);
+        }
+        self.zeeman.add_field(b, ncomp);
+        self.reduced_energy(m, b)
+    }
+
+    /// Reduced energy from m and the total field b: −½ Σ m·(b + b_ext) + N K1/Ms.
+    fn reduced_energy(&self, m: &VectorField, b: &VectorField) -> f64 {
+        let [ex, ey, ez] = self.zeeman.b_ext;
+        let n = self.n;
+        let (mx, my, bx, by) = (&m.x[..n], &m.y[..n], &b.x[..n], &b.y[..n]);
+        let mut s = lane_sum(n, |i| mx[i] * (bx[i] + ex) + my[i] * (by[i] + ey));
+        if self.mode.ncomp() == 3 {
+            let (mz, bz) = (&m.z[..n], &b.z[..n]);
+            s += lane_sum(n, |i| mz[i] * (bz[i] + ez));
         }
         let k = if self.anisotropy.is_some() {
             self.k1_over_ms
         } else {
             0.0
         };
-        -0.5 * energy.total(ncomp) + self.n as f64 * k
+        -0.5 * s + n as f64 * k
     }
 
     /// Per-cell exchange self-coupling (tesla; zeros without exchange), see
@@ -252,50 +235,3 @@ impl EffectiveField {
         terms
     }
 }
-
-/// Rows per block of the local pass when there is no demag transform to follow.
-const LOCAL_ROW_BLOCK: usize = 8;
-
-/// Lane-wise partial sums of Σ m·(b + b_ext): cell i goes to lane i mod [`LANES`], the order of
-/// [`super::vector_field::lane_sum`], so block-wise accumulation equals one pass bit for bit.
-#[derive(Default)]
-struct EnergyLanes {
-    xy: [f64; LANES],
-    z: [f64; LANES],
-}
-
-impl EnergyLanes {
-    /// Adds the cells `cells` (in increasing order).
-    fn add(
-        &mut self,
-        m: &VectorField,
-        b: &VectorField,
-        ext: [f64; 3],
-        ncomp: usize,
-        cells: Range<usize>,
-    ) {
-        let [ex, ey, ez] = ext;
-        let n = m.len();
-        let (mx, my, bx, by) = (&m.x[..n], &m.y[..n], &b.x[..n], &b.y[..n]);
-        lane_accumulate(&mut self.xy, cells.clone(), |i| {
-            mx[i] * (bx[i] + ex) + my[i] * (by[i] + ey)
-        });
-        if ncomp == 3 {
-            let (mz, bz) = (&m.z[..n], &b.z[..n]);
-            lane_accumulate(&mut self.z, cells, |i| mz[i] * (bz[i] + ez));
-        }
-    }
-
-    /// Σ m·(b + b_ext) with the lanes combined in order (x/y part first, then z).
-    fn total(&self, ncomp: usize) -> f64 {
-        let mut s: f64 = self.xy.iter().sum();
-        if ncomp == 3 {
-            s += self.z.iter().sum::<f64>();
-        }
-        s
-    }
-}
-
-#[cfg(test)]
-#[path = "field_tests.rs"]
-mod tests;

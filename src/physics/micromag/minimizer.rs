@@ -2,7 +2,6 @@
 //! (Exl et al., J. Appl. Phys. 115, 17D118 (2014)), by preconditioned nonlinear conjugate
 //! gradient in the cell angles ([`crate::physics::micromag::ncg`]), plus a fidimag-compatible fixed-step mode.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::physics::error::PhysicsError;
@@ -232,26 +231,12 @@ fn torque<const NC: usize, const SECANT: bool>(
     g_new: &mut VectorField,
     prev: (&VectorField, &VectorField),
 ) -> (f64, f64, f64, f64, f64) {
-    let mut acc = TorqueSums::new();
-    torque_cells::<NC, SECANT>(m_new, b_new, g_new, prev, 0..m_new.len(), &mut acc);
-    acc.finish()
-}
-
-/// [`torque`] over the cells `cells` only, accumulated into `acc` (cell i into lane i mod
-/// [`LANES`]): calling it on consecutive ranges in order gives the sums of one whole pass bit
-/// for bit, which lets the BB step form the torque block by block inside the field evaluation.
-fn torque_cells<const NC: usize, const SECANT: bool>(
-    m_new: &VectorField,
-    b_new: &VectorField,
-    g_new: &mut VectorField,
-    prev: (&VectorField, &VectorField),
-    cells: Range<usize>,
-    acc: &mut TorqueSums,
-) {
     let n = m_new.len();
     let (mn, bn) = (comps::<NC>(m_new, n), comps::<NC>(b_new, n));
     let gn = comps_mut::<NC>(g_new, n);
     let (m0, g0) = (comps::<NC>(prev.0, n), comps::<NC>(prev.1, n));
+    let mut acc = TorqueSums::new();
+    // Cell i is accumulated into lane l = i mod LANES.
     macro_rules! cell {
         ($i:expr, $l:expr) => {{
             let (i, l) = ($i, $l);
@@ -283,20 +268,16 @@ fn torque_cells<const NC: usize, const SECANT: bool>(
             }
         }};
     }
-    // Head up to a multiple of LANES, whole lane blocks (vectorizable), tail.
-    let head_end = cells.start.next_multiple_of(LANES).min(cells.end);
-    for i in cells.start..head_end {
-        cell!(i, i % LANES);
-    }
-    let full_end = head_end + (cells.end - head_end) / LANES * LANES;
-    for base in (head_end..full_end).step_by(LANES) {
+    let full = n / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
         for l in 0..LANES {
             cell!(base + l, l);
         }
     }
-    for i in full_end..cells.end {
-        cell!(i, i % LANES);
+    for i in full..n {
+        cell!(i, i - full);
     }
+    acc.finish()
 }
 
 /// Cayley step m⁺ = [(4 − τ²|g|²) m − 4τ g] / (4 + τ²|g|²) (norm-preserving for unit m and
@@ -442,15 +423,9 @@ impl Minimizer {
             }
             let mut tau_try = tau;
             let mut backtracks = 0;
-            let (energy_new, sums) = loop {
+            let energy_new = loop {
                 cayley_step::<NC>(m, &self.g, tau_try, &mut self.m_new);
-                // The torque of the trial and the secant sums are formed block by block inside
-                // the evaluation (same sums as a separate pass, fewer trips through memory).
-                let mut sums = TorqueSums::new();
-                let (m_old, m_new, g_new, g) = (&*m, &self.m_new, &mut self.g_new, &self.g);
-                let e = field.evaluate_with(m_new, &mut self.b_new, |cells, b_new| {
-                    torque_cells::<NC, true>(m_new, b_new, g_new, (m_old, g), cells, &mut sums);
-                });
+                let e = field.evaluate(&self.m_new, &mut self.b_new);
                 evaluations += 1;
                 if let Some(guard) = cfg.energy_guard {
                     let e_ref = self
@@ -466,9 +441,10 @@ impl Minimizer {
                         continue;
                     }
                 }
-                break (e, sums);
+                break e;
             };
-            let (max2, sum2, ss, sy, yy) = sums.finish();
+            let (max2, sum2, ss, sy, yy) =
+                torque::<NC, true>(&self.m_new, &self.b_new, &mut self.g_new, (m, &self.g));
             tau = if steps % 2 == 0 { ss / sy } else { sy / yy };
             if !(tau.is_finite() && tau > 0.0) {
                 tau = cfg.tau_max;
@@ -537,50 +513,5 @@ impl Minimizer {
             max_torque: gmax2.sqrt(),
             reduced_energy: energy,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A field of deterministic pseudo-random values in [-1, 1).
-    fn pseudo_random(n: usize, seed: u64) -> VectorField {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
-        let mut f = VectorField::zeros(n);
-        for i in 0..n {
-            f.set(i, [next(), next(), next()]);
-        }
-        f
-    }
-
-    #[test]
-    fn torque_in_uneven_blocks_equals_one_pass_bit_for_bit() {
-        let n = 101;
-        let (m_new, b_new) = (pseudo_random(n, 1), pseudo_random(n, 2));
-        let (m, g) = (pseudo_random(n, 3), pseudo_random(n, 4));
-        let mut g_whole = VectorField::zeros(n);
-        let whole = torque::<3, true>(&m_new, &b_new, &mut g_whole, (&m, &g));
-        let mut g_blocks = VectorField::zeros(n);
-        let mut acc = TorqueSums::new();
-        let mut start = 0;
-        for len in [3, 8, 13, 1, 30, 46] {
-            let cells = start..start + len;
-            torque_cells::<3, true>(&m_new, &b_new, &mut g_blocks, (&m, &g), cells, &mut acc);
-            start += len;
-        }
-        assert_eq!(start, n);
-        let blocks = acc.finish();
-        let bits = |t: (f64, f64, f64, f64, f64)| [t.0, t.1, t.2, t.3, t.4].map(f64::to_bits);
-        assert_eq!(bits(whole), bits(blocks));
-        assert_eq!(g_whole, g_blocks);
     }
 }

@@ -162,44 +162,29 @@ impl PaddedFft2 {
     /// Row stage of the inverse transform after [`PaddedFft2::columns`]: keeps the unpadded
     /// ny × nx block, `out = scale · IFFT(spec)` (unnormalized). `spec` is used as scratch.
     pub fn inverse_rows(&mut self, spec: &mut [Complex<f64>], out: &mut [f64], scale: f64) {
-        let mut y0 = 0;
-        while y0 < self.ny {
-            y0 = self.inverse_row_block(spec, out, scale, y0).end;
-        }
-    }
-
-    /// One block of [`PaddedFft2::inverse_rows`]: rows `y0 .. min(y0 + 8, ny)` of `out` (a whole
-    /// ny × nx field) are written; returns that row range. Lets a caller finish a block of
-    /// rows while they are still in cache (see [`crate::physics::micromag::demag::Demag::set_field_with`]).
-    pub fn inverse_row_block(
-        &mut self,
-        spec: &[Complex<f64>],
-        out: &mut [f64],
-        scale: f64,
-        y0: usize,
-    ) -> std::ops::Range<usize> {
         let (nx, ny, py, ncx) = (self.nx, self.ny, self.py, self.ncx);
         debug_assert_eq!(out.len(), nx * ny);
-        let rows = ROW_BLOCK.min(ny - y0);
-        for (kx, col) in spec.chunks_exact(py).enumerate() {
-            for (r, &v) in col[y0..y0 + rows].iter().enumerate() {
-                self.row_block[r * ncx + kx] = v;
+        for y0 in (0..ny).step_by(ROW_BLOCK) {
+            let rows = ROW_BLOCK.min(ny - y0);
+            for (kx, col) in spec.chunks_exact(py).enumerate() {
+                for (r, &v) in col[y0..y0 + rows].iter().enumerate() {
+                    self.row_block[r * ncx + kx] = v;
+                }
+            }
+            for r in 0..rows {
+                let y = y0 + r;
+                let row_spec = &mut self.row_block[r * ncx..(r + 1) * ncx];
+                // The DC and Nyquist bins of a real signal are real; drop round-off.
+                row_spec[0].im = 0.0;
+                row_spec[ncx - 1].im = 0.0;
+                self.c2r
+                    .process_with_scratch(row_spec, &mut self.row_real, &mut self.scratch)
+                    .expect("buffer lengths are fixed and DC/Nyquist bins are real");
+                for (o, &v) in out[y * nx..(y + 1) * nx].iter_mut().zip(&self.row_real) {
+                    *o = scale * v;
+                }
             }
         }
-        for r in 0..rows {
-            let y = y0 + r;
-            let row_spec = &mut self.row_block[r * ncx..(r + 1) * ncx];
-            // The DC and Nyquist bins of a real signal are real; drop round-off.
-            row_spec[0].im = 0.0;
-            row_spec[ncx - 1].im = 0.0;
-            self.c2r
-                .process_with_scratch(row_spec, &mut self.row_real, &mut self.scratch)
-                .expect("buffer lengths are fixed and DC/Nyquist bins are real");
-            for (o, &v) in out[y * nx..(y + 1) * nx].iter_mut().zip(&self.row_real) {
-                *o = scale * v;
-            }
-        }
-        y0..y0 + rows
     }
 
     /// Full (unpruned) spectrum of a real py × px array, returned in this module's storage

@@ -92,29 +92,14 @@ pub const LANES: usize = 8;
 #[inline]
 pub fn lane_sum(n: usize, term: impl Fn(usize) -> f64) -> f64 {
     let mut acc = [0.0; LANES];
-    lane_accumulate(&mut acc, 0..n, term);
-    acc.iter().sum()
-}
-
-/// Adds term(i) for i in `cells` (increasing) to `acc[i mod LANES]`: consecutive ranges give
-/// the partial sums of [`lane_sum`] bit for bit. Whole lane blocks are unrolled to vectorize.
-#[inline]
-pub fn lane_accumulate(
-    acc: &mut [f64; LANES],
-    cells: std::ops::Range<usize>,
-    term: impl Fn(usize) -> f64,
-) {
-    let head_end = cells.start.next_multiple_of(LANES).min(cells.end);
-    for i in cells.start..head_end {
-        acc[i % LANES] += term(i);
-    }
-    let full_end = head_end + (cells.end - head_end) / LANES * LANES;
-    for base in (head_end..full_end).step_by(LANES) {
+    let full = n / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
         for (l, a) in acc.iter_mut().enumerate() {
             *a += term(base + l);
         }
     }
-    for i in full_end..cells.end {
-        acc[i % LANES] += term(i);
+    for i in full..n {
+        acc[i - full] += term(i);
     }
+    acc.iter().sum()
 }

@@ -1,7 +1,5 @@
 //! Zeeman term of a uniform applied field.
 
-use std::ops::Range;
-
 use crate::physics::micromag::vector_field::VectorField;
 
 /// Uniform applied field `B_z = μ0 H_ext` (tesla); energy `−Ms V Σ m·B_z`.
@@ -14,16 +12,11 @@ pub struct Zeeman {
 impl Zeeman {
     /// Adds the applied field to `b` (first `ncomp` components).
     pub fn add_field(&self, b: &mut VectorField, ncomp: usize) {
-        self.add_field_cells(b, ncomp, 0..b.len());
-    }
-
-    /// [`Zeeman::add_field`] restricted to the cells `cells`.
-    pub fn add_field_cells(&self, b: &mut VectorField, ncomp: usize, cells: Range<usize>) {
         let [bx, by, bz] = self.b_ext;
-        b.x[cells.clone()].iter_mut().for_each(|v| *v += bx);
-        b.y[cells.clone()].iter_mut().for_each(|v| *v += by);
+        b.x.iter_mut().for_each(|v| *v += bx);
+        b.y.iter_mut().for_each(|v| *v += by);
         if ncomp == 3 {
-            b.z[cells].iter_mut().for_each(|v| *v += bz);
+            b.z.iter_mut().for_each(|v| *v += bz);
         }
     }
 
