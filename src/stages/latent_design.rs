@@ -106,7 +106,6 @@ impl Stage for LatentDesignStage {
         let goal = objective(ctx)?;
         let set = StructureSet::load(ctx.input("structures")?)?;
         let data = labelled(ctx)?;
-        let reached = crate::io::npy::read_npy_nd::<bool, ndarray::Ix2>(ctx.input("reached")?)?;
         let rt = runtime(ctx)?;
         let vae = TrainedVae::load(&tree_dir(ctx, "vae")?, &rt.device)?;
         let reg = TrainedRegressor::load(&tree_dir(ctx, "regressor")?, &rt.device)?;
@@ -227,7 +226,7 @@ impl Stage for LatentDesignStage {
                 nearest_data_distance: data
                     .latents
                     .outer_iter()
-                    .map(|r| search::distance(r.as_slice().unwrap_or(&r.to_vec()), &c.z))
+                    .map(|r| search::distance(r.iter(), &c.z))
                     .fold(f64::INFINITY, f64::min),
                 z: c.z.clone(),
                 fitness: c.fitness,
@@ -270,7 +269,7 @@ impl Stage for LatentDesignStage {
             score_progress: &score_progress,
             data_scores: &data_scores,
             data_anchors: &data.targets,
-            data_reached: &reached,
+            data_reached: &data.reached,
             best_data,
         };
         write_npy(&ctx.output("latents")?, &latents)?;

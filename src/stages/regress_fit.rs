@@ -26,6 +26,8 @@ pub struct Labelled {
     pub usable: Vec<usize>,
     /// Rows with an unreached anchor.
     pub left_out: Vec<usize>,
+    /// Whether each anchor was reached, row i = structure i.
+    pub reached: Array2<bool>,
 }
 
 /// Reads the `latents`, `anchors` and `reached` inputs of a stage.
@@ -50,6 +52,7 @@ pub fn labelled(ctx: &StageContext) -> StageResult<Labelled> {
         targets: anchors.mapv(|v| v as f32),
         usable,
         left_out,
+        reached,
     })
 }
 
@@ -60,6 +63,7 @@ impl Stage for RegressFitStage {
             targets,
             usable,
             left_out,
+            ..
         } = labelled(ctx)?;
         if usable.len() < 6 {
             return Err(format!(

@@ -224,8 +224,8 @@ pub fn best_distinct(archive: &[Candidate], k: usize, separation: f64) -> Vec<Ca
 }
 
 /// Euclidean distance between two codes.
-pub fn distance(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
+pub fn distance<'a>(a: impl IntoIterator<Item = &'a f32>, b: &[f32]) -> f64 {
+    a.into_iter()
         .zip(b)
         .map(|(x, y)| f64::from(x - y).powi(2))
         .sum::<f64>()
