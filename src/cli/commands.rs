@@ -106,6 +106,13 @@ pub fn run(
         &session.results_dir,
         session.sweep.as_ref(),
     )?;
+    let page = crate::report::html::write_report(
+        plan,
+        &report,
+        &before,
+        &registry.catalog,
+        &session.results_dir,
+    )?;
     let failed = report
         .outcomes
         .iter()
@@ -119,6 +126,7 @@ pub fn run(
             &report,
             &before,
             &summaries,
+            &page,
             t0.elapsed().as_secs_f64(),
         );
     }

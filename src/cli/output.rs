@@ -6,7 +6,7 @@ use crate::engine::Registry;
 use crate::engine::catalog::KindSpec;
 use crate::engine::executor::{Outcome, RunReport};
 use crate::engine::key::display_value;
-use crate::engine::plan::{JobStatus, PlanState};
+use crate::engine::plan::{JobStatus, PlanState, param_origins};
 use crate::engine::reason::RerunReason;
 use crate::engine::record::Record;
 use crate::engine::session::Session;
@@ -151,15 +151,14 @@ pub fn run_json(session: &Session, report: &RunReport, before: &[JobStatus]) -> 
 /// `show --json`.
 pub fn show_json(session: &Session, registry: &Registry, j: usize, st: &JobStatus) -> Value {
     let job = &session.plan.jobs[j];
-    let spec = registry.catalog.get(&job.stage.kind);
-    let params: serde_json::Map<String, Value> = job
-        .stage
-        .params
-        .iter()
-        .map(|(k, v)| {
-            let source = job.stage.param_sources.get(k).copied().unwrap_or("catalogue");
-            let doc = spec.and_then(|s| s.params.get(k)).map(|p| p.doc.clone()).unwrap_or_default();
-            (k.clone(), json!({"value": serde_json::to_value(v).unwrap_or(Value::Null), "source": source, "doc": doc}))
+    let params: serde_json::Map<String, Value> = param_origins(&job.stage, &registry.catalog)
+        .into_iter()
+        .map(|p| {
+            let value = serde_json::to_value(&p.value).unwrap_or(Value::Null);
+            (
+                p.name,
+                json!({"value": value, "source": p.source, "doc": p.doc}),
+            )
         })
         .collect();
     let inputs: serde_json::Map<String, Value> = job
@@ -249,6 +248,7 @@ pub fn print_run(
     report: &RunReport,
     before: &[JobStatus],
     summaries: &[std::path::PathBuf],
+    page: &std::path::Path,
     secs: f64,
 ) {
     let count = |f: fn(&Outcome) -> bool| report.outcomes.iter().filter(|o| f(o)).count();
@@ -282,6 +282,9 @@ pub fn print_run(
     );
     if let Some(first) = summaries.first() {
         println!("results: {}", first.display());
+    }
+    if page.is_file() {
+        println!("report: {}", page.display());
     }
     for s in summaries.iter().filter(|p| {
         p.file_name()

@@ -159,6 +159,37 @@ impl Plan {
     }
 }
 
+/// One resolved parameter of a job: its value, the layer that set it and its catalogue doc.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamOrigin {
+    /// Parameter name.
+    pub name: String,
+    /// Resolved value.
+    pub value: toml::Value,
+    /// Where it came from: catalogue, manifest, profile, sweep or --set (a derived one names itself).
+    pub source: &'static str,
+    /// The catalogue's doc of the parameter (empty when the kind does not document it).
+    pub doc: String,
+}
+
+/// A stage's resolved parameters with their origin (what `mexp show` and the HTML report list).
+pub fn param_origins(stage: &ResolvedStage, catalog: &Catalog) -> Vec<ParamOrigin> {
+    let spec = catalog.get(&stage.kind);
+    stage
+        .params
+        .iter()
+        .map(|(k, v)| ParamOrigin {
+            name: k.clone(),
+            value: v.clone(),
+            source: stage.param_sources.get(k).copied().unwrap_or("catalogue"),
+            doc: spec
+                .and_then(|s| s.params.get(k))
+                .map(|p| p.doc.clone())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Whether a job is cached or must run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

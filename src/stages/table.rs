@@ -103,6 +103,9 @@ impl Stage for TableStage {
         let json = serde_json::json!({
             "title": ctx.str("title")?,
             "columns": header[1..].to_vec(),
+            // Which column holds the reference values (docs/JSON.md: the HTML report shows each
+            // other column's ratio to it); null without reference values.
+            "reference_column": (!reference.is_empty()).then(|| ref_label.to_string()),
             "rows": (0..rows.len()).map(|i| serde_json::json!({"name": label(i), "key": rows[i], "values": table[i]})).collect::<Vec<_>>(),
         });
         ctx.write_json("json", &json)
