@@ -100,7 +100,11 @@ fn ink(png_path: &Path) -> (f64, usize) {
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).expect("PNG frame");
     let channels = info.color_type.samples();
-    assert!(channels >= 3, "unexpected PNG colour type {:?}", info.color_type);
+    assert!(
+        channels >= 3,
+        "unexpected PNG colour type {:?}",
+        info.color_type
+    );
     let mut counts = std::collections::HashMap::<[u8; 3], usize>::new();
     for px in buf[..info.buffer_size()].chunks_exact(channels) {
         *counts.entry([px[0], px[1], px[2]]).or_default() += 1;
@@ -158,7 +162,11 @@ fn every_tiny_profile_report_renders_in_headless_chromium() {
             without_tiny.push(p.file_stem().expect("stem").to_string_lossy().into_owned());
         }
     }
-    assert_eq!(without_tiny, ["magnumnp_side_by_side"], "update the doc comment");
+    assert_eq!(
+        without_tiny,
+        ["magnumnp_side_by_side"],
+        "update the doc comment"
+    );
     std::fs::create_dir_all(tmp.path().join("experiments")).expect("mkdir");
     let failing = tmp.path().join("experiments/failing_demo.toml");
     std::fs::write(&failing, FAILING).expect("write");
@@ -167,7 +175,11 @@ fn every_tiny_profile_report_renders_in_headless_chromium() {
     for (m, tiny) in &manifests {
         let t0 = Instant::now();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mexp"));
-        cmd.arg("run").arg(m).arg("--quiet").arg("--cache").arg(&cache);
+        cmd.arg("run")
+            .arg(m)
+            .arg("--quiet")
+            .arg("--cache")
+            .arg(&cache);
         cmd.arg("--results").arg(&results);
         if *tiny {
             cmd.args(["--profile", "tiny"]);

@@ -27,7 +27,7 @@ caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:0 0 .6rem}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;min-width:0}
 dl.facts ul{margin:0;padding-left:1.1rem}
-.shared{display:inline-block;background:#efe6ff;color:#4b2a8a;border-radius:1rem;padding:.05rem .55rem;font-size:.8rem;margin-left:.4rem}
+.shared{display:inline-block;white-space:nowrap;background:#efe6ff;color:#4b2a8a;border-radius:1rem;padding:.05rem .55rem;font-size:.8rem;margin-left:.4rem}
 .figs{display:flex;flex-wrap:wrap;gap:1rem;margin:.6rem 0}
 figure{margin:0;max-width:100%}
 figure img{max-width:100%;height:auto;max-height:26rem;border:1px solid var(--line);background:#fff;display:block}
