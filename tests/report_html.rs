@@ -99,6 +99,28 @@ fn a_run_writes_an_escaped_page_whose_links_resolve_and_a_cached_rerun_rewrites_
     let third = mexp(&["run", "experiments/demo.toml"], tmp.path());
     assert_eq!(third.status.code(), Some(0), "{}", printed(&third));
     assert_eq!(stamp(&page), before, "a no-op rerun rewrote the page");
+
+    // The page is skipped by its fingerprint on a no-op rerun: anything it shows that changes
+    // must still rebuild it. A parameter change reruns both stages and the page says so.
+    let set = mexp(
+        &["run", "experiments/demo.toml", "--set", "gen.params.n=5"],
+        tmp.path(),
+    );
+    assert_eq!(set.status.code(), Some(0), "{}", printed(&set));
+    let html = read(&page);
+    assert!(
+        html.contains("<td>total</td><td class=\"num\">15</td>"),
+        "{html}"
+    );
+    assert!(html.contains("--set"), "{html}");
+    // A page replaced by something else (or damaged) is rebuilt, not trusted.
+    std::fs::write(&page, "stale").expect("overwrite");
+    let again = mexp(
+        &["run", "experiments/demo.toml", "--set", "gen.params.n=5"],
+        tmp.path(),
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", printed(&again));
+    assert!(read(&page).contains("<td>total</td><td class=\"num\">15</td>"));
 }
 
 #[test]

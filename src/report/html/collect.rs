@@ -35,6 +35,8 @@ pub fn write_report(
     catalog: &Catalog,
     results: &Path,
 ) -> Result<PathBuf> {
+    let t0 = std::time::Instant::now();
+    let (mut pages, mut written) = (0usize, 0usize);
     let sweep = plan.variants.iter().any(|v| !v.name.is_empty());
     let mut has_page = vec![false; plan.variants.len()];
     for (vi, variant) in plan.variants.iter().enumerate() {
@@ -53,6 +55,15 @@ pub fn write_report(
             continue;
         }
         let dir = results.join(variant.namespace());
+        let page_path = dir.join("index.html");
+        let fingerprint = fingerprint(plan, report, before, catalog, vi, &jobs, sweep, &dir);
+        if let Some(fp) = &fingerprint
+            && is_current(&page_path, fp)
+        {
+            pages += 1;
+            has_page[vi] = true;
+            continue;
+        }
         let stages = variant
             .experiment
             .stages
@@ -66,16 +77,129 @@ pub fn write_report(
             up: sweep.then(|| "../index.html".to_string()),
             extra_links: existing(&dir, &["summary.md"]),
             stages,
+            fingerprint,
         };
-        write_if_changed(&dir.join("index.html"), render_page(&page).as_bytes())?;
+        written += usize::from(write_if_changed(&page_path, render_page(&page).as_bytes())?);
+        pages += 1;
         has_page[vi] = true;
     }
     let exp_dir = results.join(&plan.variants[0].experiment.name);
     if sweep {
         let page = sweep_page(plan, &exp_dir, &has_page);
-        write_if_changed(&exp_dir.join("index.html"), render_sweep(&page).as_bytes())?;
+        written += usize::from(write_if_changed(
+            &exp_dir.join("index.html"),
+            render_sweep(&page).as_bytes(),
+        )?);
+        pages += 1;
     }
+    tracing::info!(
+        pages,
+        written,
+        seconds = t0.elapsed().as_secs_f64(),
+        "HTML report"
+    );
     Ok(exp_dir.join("index.html"))
+}
+
+/// A digest of everything a variant's page is built from, so that a rerun can tell that the page
+/// on disk is current by reading its first line, without reading the files it shows: the
+/// renderer's own source and the mexp version, the variant, and per stage its outcome, reasons,
+/// record (key, wall time, every output's file name and content digest: the published files are
+/// copies of those objects), resolved parameters, inputs and sharing. None when a stage failed
+/// (its page shows a log read from disk, so it is always rebuilt and compared byte for byte).
+#[allow(clippy::too_many_arguments)]
+fn fingerprint(
+    plan: &Plan,
+    report: &RunReport,
+    before: &[JobStatus],
+    catalog: &Catalog,
+    vi: usize,
+    jobs: &[Option<usize>],
+    sweep: bool,
+    dir: &Path,
+) -> Option<String> {
+    static RENDERER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let renderer = RENDERER.get_or_init(|| {
+        let mut h = blake3::Hasher::new();
+        for src in [
+            env!("CARGO_PKG_VERSION"),
+            include_str!("mod.rs"),
+            include_str!("collect.rs"),
+            include_str!("escape.rs"),
+            include_str!("render.rs"),
+            include_str!("style.rs"),
+            include_str!("sweep.rs"),
+            include_str!("tables.rs"),
+        ] {
+            h.update(&(src.len() as u64).to_le_bytes());
+            h.update(src.as_bytes());
+        }
+        h.finalize().to_hex().to_string()
+    });
+    let mut h = blake3::Hasher::new();
+    let mut put = |s: &str| {
+        h.update(&(s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    let variant = &plan.variants[vi];
+    put(renderer);
+    put(&variant.namespace());
+    put(&variant.label);
+    put(&format!("{sweep} {}", dir.join("summary.md").is_file()));
+    for (stage, j) in variant.experiment.stages.iter().zip(jobs) {
+        let Some(j) = *j else { continue };
+        if matches!(report.outcomes[j], Outcome::Failed(_)) {
+            return None;
+        }
+        put(&stage.name);
+        put(&stage.kind);
+        put(&format!("{:?}", report.outcomes[j]));
+        for r in &before[j].reasons {
+            put(&r.to_string());
+        }
+        put(before[j].key.as_deref().unwrap_or(""));
+        if let Some(rec) = &report.records[j] {
+            put(&rec.key);
+            put(&rec.wall_seconds.to_bits().to_string());
+            for (name, o) in &rec.outputs {
+                put(&format!(
+                    "{name} {} {} {} {}",
+                    o.file, o.digest, o.dir, o.bytes
+                ));
+            }
+        }
+        for p in param_origins(stage, catalog) {
+            put(&format!(
+                "{} {} {} {}",
+                p.name,
+                display_value(&p.value),
+                p.source,
+                p.doc
+            ));
+        }
+        for (port, r) in &stage.inputs {
+            put(&format!("{port} {}.{}", r.stage, r.output));
+        }
+        for (port, (path, _)) in &stage.files {
+            put(&format!("{port} {}", path.display()));
+        }
+        put(&plan.jobs[j].uses.len().to_string());
+    }
+    Some(h.finalize().to_hex().to_string())
+}
+
+/// Whether the page at `path` was built from inputs with this fingerprint (its first 512 bytes
+/// carry it).
+fn is_current(path: &Path, fingerprint: &str) -> bool {
+    let Ok(f) = fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = Vec::with_capacity(512);
+    if f.take(512).read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    let needle = format!("<meta name=\"mexp-page\" content=\"{fingerprint}\">");
+    String::from_utf8_lossy(&buf).contains(&needle)
 }
 
 /// The names in `names` that exist in `dir`.

@@ -127,6 +127,8 @@ pub struct Page {
     pub extra_links: Vec<String>,
     /// The stages, in manifest order.
     pub stages: Vec<StageView>,
+    /// A digest of everything the page was built from (written into its head; see `collect`).
+    pub fingerprint: Option<String>,
 }
 
 /// A stage as the sweep page lists it: one job and the variants it serves.

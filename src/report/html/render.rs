@@ -9,9 +9,14 @@ use super::tables::Table;
 use super::{Artifact, Page, StageView, Status};
 
 /// The opening of every page, up to and including `<body>`.
-pub(super) fn head(title: &str) -> String {
+/// `fingerprint` (hex), when given, goes into the first line of the head, where
+/// [`super::collect`] looks for it before rebuilding a page.
+pub(super) fn head(title: &str, fingerprint: Option<&str>) -> String {
+    let fp = fingerprint
+        .map(|f| format!("<meta name=\"mexp-page\" content=\"{}\">\n", escape(f)))
+        .unwrap_or_default();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{fp}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"mexp\">\n<title>{}</title>\n<style>{CSS}</style>\n\
          </head>\n<body>\n",
@@ -30,7 +35,7 @@ pub(super) fn tail(sortable: bool) -> String {
 
 /// The whole page as HTML.
 pub fn render_page(page: &Page) -> String {
-    let mut h = head(&page.title);
+    let mut h = head(&page.title, page.fingerprint.as_deref());
     h.push_str("<header>\n");
     let _ = writeln!(h, "<h1>{}</h1>", escape(&page.title));
     if let Some(s) = &page.subtitle {

@@ -9,7 +9,7 @@ use super::render::{head, tail};
 
 /// The sweep page as HTML.
 pub fn render_sweep(page: &SweepPage) -> String {
-    let mut h = head(&page.title);
+    let mut h = head(&page.title, None);
     let _ = writeln!(
         h,
         "<header>\n<h1>{}</h1>\n<p class=\"sub\">Sweep of {} variants. Click a column header to sort.",

@@ -44,6 +44,7 @@ fn page(stages: Vec<StageView>) -> Page {
         up: None,
         extra_links: vec!["summary.md".into()],
         stages,
+        fingerprint: None,
     }
 }
 
