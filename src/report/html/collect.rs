@@ -390,13 +390,16 @@ fn sweep_page(plan: &Plan, exp_dir: &Path, has_page: &[bool]) -> SweepPage {
     } else {
         records.remove(0)
     };
+    let by_name: std::collections::HashMap<&str, usize> = plan
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(vi, v)| (v.name.as_str(), vi))
+        .collect();
     let links = records
         .iter()
         .map(|r| {
-            let vi = plan
-                .variants
-                .iter()
-                .position(|v| Some(&v.name) == r.first())?;
+            let vi = *by_name.get(r.first()?.as_str())?;
             has_page[vi].then(|| format!("{}/index.html", plan.variants[vi].name))
         })
         .collect();
@@ -422,7 +425,30 @@ fn sweep_page(plan: &Plan, exp_dir: &Path, has_page: &[bool]) -> SweepPage {
         rows: records,
         links,
         stages,
-        extra_links: existing(exp_dir, &["sweep_summary.csv", "sweep_summary.md"]),
+        extra_links: existing(
+            exp_dir,
+            &[
+                "sweep_summary.csv",
+                "sweep_summary.md",
+                "sweep_groups.csv",
+                "sweep_groups.md",
+            ],
+        ),
+        tables: fs::read_to_string(exp_dir.join("sweep_groups.csv"))
+            .ok()
+            .and_then(|t| {
+                let mut recs = tables::parse_csv(&t, usize::MAX);
+                (!recs.is_empty()).then(|| Table {
+                    caption: "Spread over replicates".to_string(),
+                    source: "sweep_groups.csv".to_string(),
+                    header: recs.remove(0),
+                    rows: recs,
+                    truncated: false,
+                    ratio_columns: Vec::new(),
+                })
+            })
+            .into_iter()
+            .collect(),
     }
 }
 

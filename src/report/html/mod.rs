@@ -155,6 +155,8 @@ pub struct SweepPage {
     pub rows: Vec<Vec<String>>,
     /// Per row: relative href of the variant's page, when it has one.
     pub links: Vec<Option<String>>,
+    /// Further tables of the sweep (sweep_groups.csv: the spread over replicates), sortable too.
+    pub tables: Vec<Table>,
     /// How each stage name maps to jobs across the variants.
     pub stages: Vec<SharedStage>,
     /// Other files of the folder worth a link (sweep_summary.csv/.md), relative to the page.

@@ -93,7 +93,11 @@ fn overview(h: &mut String, stages: &[StageView]) {
             badge(s.status),
             s.wall_seconds
                 .map_or_else(|| "—".into(), |w| format!("{w:.2}")),
-            escape(s.key.as_deref().map_or("—", |k| &k[..k.len().min(12)])),
+            escape(
+                &s.key
+                    .as_deref()
+                    .map_or_else(|| "—".to_string(), |k| k.chars().take(12).collect())
+            ),
         );
     }
     h.push_str("</tbody></table></div>\n");

@@ -45,6 +45,32 @@ pub fn render_sweep(page: &SweepPage) -> String {
         h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></div>\n");
+    for t in &page.tables {
+        let _ = writeln!(h, "<h2>{}</h2>", escape(&t.caption));
+        h.push_str("<div class=\"scroll\"><table class=\"sortable\">\n<thead><tr>");
+        for c in &t.header {
+            let _ = write!(h, "<th>{}</th>", escape(c));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in &t.rows {
+            h.push_str("<tr>");
+            for c in row {
+                let num = if c.parse::<f64>().is_ok() {
+                    " class=\"num\""
+                } else {
+                    ""
+                };
+                let _ = write!(h, "<td{num}>{}</td>", escape(c));
+            }
+            h.push_str("</tr>\n");
+        }
+        let _ = writeln!(
+            h,
+            "</tbody></table></div>\n<p class=\"more\"><a href=\"{}\">{}</a></p>",
+            href(&t.source),
+            escape(&t.source)
+        );
+    }
     if !page.stages.is_empty() {
         h.push_str(
             "<h2>Stages</h2>\n<p class=\"sub\">Identical stages of several variants run once: \

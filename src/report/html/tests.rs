@@ -185,6 +185,14 @@ fn sweep_page_has_a_sortable_table_linking_variants_and_marks_shared_stages() {
             },
         ],
         extra_links: vec!["sweep_summary.csv".into()],
+        tables: vec![Table {
+            caption: "Spread over replicates".into(),
+            source: "sweep_groups.csv".into(),
+            header: vec!["config".into(), "mae mean".into()],
+            rows: vec![vec!["a".into(), "0.5".into()]],
+            truncated: false,
+            ratio_columns: Vec::new(),
+        }],
     };
     let html = render_sweep(&p);
     assert!(html.contains("<table class=\"sortable\" id=\"summary\">"));
@@ -196,6 +204,9 @@ fn sweep_page_has_a_sortable_table_linking_variants_and_marks_shared_stages() {
     assert!(html.contains("shared: 1 job for 2 variants"));
     assert!(html.contains("one job per variant"));
     assert_eq!(html.matches("<script>").count(), 1);
+    assert!(html.contains("<h2>Spread over replicates</h2>"));
+    assert_eq!(html.matches("<table class=\"sortable\"").count(), 2);
+    assert!(html.contains("<a href=\"sweep_groups.csv\">"));
 }
 
 #[test]
