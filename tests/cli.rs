@@ -625,7 +625,7 @@ inputs = { s = "grains.structures" }
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{what}: stderr");
     }
     std::fs::write(
-        &m,
+        m,
         r#"
 [experiment]
 name = "demo"

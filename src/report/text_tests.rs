@@ -96,7 +96,7 @@ fn wrap_breaks_at_spaces_and_shrinks_only_for_a_long_word() {
         assert!(text_width(line, 26.0) <= 200.0, "{line}");
     }
     let (lines, size) = wrap("(x-component", 26, 14, 100.0);
-    assert!(size < 26 && size >= 14);
+    assert!((14..26).contains(&size));
     assert!(text_width(&lines[0], f64::from(size)) <= 100.0 || size == 14);
     assert_eq!(wrap("", 26, 14, 100.0).0, Vec::<String>::new());
 }
