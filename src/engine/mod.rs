@@ -28,6 +28,7 @@ pub mod session;
 pub mod slurm;
 pub mod stage;
 pub mod sweep;
+pub mod sweep_groups;
 pub mod ticket;
 
 pub use context::{
