@@ -133,6 +133,8 @@ fn titles_fit_at_every_grid_size() {
     let titles = [
         "structure (x-component of the easy axis)",
         "grain structures: x-component of the easy axis",
+        "μ0H at z = 0.5 cm (T; colours clipped at half the maximum)",
+        "test samples: original (top) and decoded (bottom)",
     ];
     for n in [
         8usize, 16, 24, 32, 48, 64, 100, 128, 160, 161, 200, 256, 320,
