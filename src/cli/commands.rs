@@ -57,6 +57,8 @@ pub fn run(
         .iter()
         .filter(|s| s.state == PlanState::Cached)
         .count();
+    // `--quiet` prints nothing but errors; `--json` prints only the JSON on stdout.
+    let print_summary = !quiet && !sel.json;
     let quiet = quiet || sel.json;
     if !quiet {
         if let Some(sw) = &session.sweep {
@@ -120,6 +122,8 @@ pub fn run(
     let interrupted = CANCEL.load(Ordering::SeqCst);
     if sel.json {
         output::print_json(&output::run_json(&session, &report, &before));
+    } else if !print_summary {
+        output::print_failures(&session, &report);
     } else {
         output::print_run(
             &session,

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use super::tables::{self, Table};
 use super::{
     Artifact, Page, ParamRow, SharedStage, StageView, Status, SweepPage, render_page, render_sweep,
-    write_if_changed,
 };
 use crate::engine::catalog::Catalog;
 use crate::engine::error::Result;
@@ -17,6 +16,7 @@ use crate::engine::executor::{Outcome, RunReport};
 use crate::engine::key::display_value;
 use crate::engine::plan::{JobStatus, Plan, param_origins};
 use crate::engine::resolve::ResolvedStage;
+use crate::engine::results::write_if_changed;
 
 /// Largest prefix of a CSV file read for its table.
 const CSV_PREFIX: u64 = 128 * 1024;

@@ -5,7 +5,7 @@
 //! [`collect`] builds from the engine's plan and run report; nothing here names a stage kind.
 //! Figures, tables and links come from the files a stage published (by extension and shape), so
 //! a new kind appears in the report without touching this module. Every page is written through
-//! [`write_if_changed`], so a cached rerun that changes nothing writes nothing.
+//! `engine::results::write_if_changed`, so a cached rerun that changes nothing writes nothing.
 
 mod collect;
 mod escape;
@@ -15,14 +15,12 @@ mod sweep;
 mod tables;
 #[cfg(test)]
 mod tests;
-mod write;
 
 pub use collect::write_report;
 pub use escape::{escape, href};
 pub use render::render_page;
 pub use sweep::render_sweep;
 pub use tables::{Table, comparison_table, csv_table, json_scalars_table};
-pub use write::write_if_changed;
 
 /// How a stage ended in the run a page describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -272,29 +272,3 @@ fn numbers_keep_four_significant_digits() {
     assert_eq!(number(3.0), "3");
     assert_eq!(number(1.5e-7), "1.500e-7");
 }
-
-#[test]
-fn write_if_changed_writes_only_changed_bytes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("sub").join("index.html");
-    assert!(write_if_changed(&p, b"one").expect("write"));
-    let before = std::fs::metadata(&p)
-        .and_then(|m| m.modified())
-        .expect("mtime");
-    assert!(!write_if_changed(&p, b"one").expect("same"));
-    assert_eq!(
-        std::fs::metadata(&p)
-            .and_then(|m| m.modified())
-            .expect("mtime"),
-        before
-    );
-    assert!(write_if_changed(&p, b"two").expect("changed"));
-    assert_eq!(std::fs::read(&p).expect("read"), b"two");
-    // No temp file is left beside it.
-    assert_eq!(
-        std::fs::read_dir(p.parent().expect("parent"))
-            .expect("ls")
-            .count(),
-        1
-    );
-}
