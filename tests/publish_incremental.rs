@@ -78,9 +78,15 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Stamp> {
     out
 }
 
+/// Whether a file reports the run's statuses (run → cached on the first rerun): the summaries and
+/// the HTML report pages.
+fn is_summary(p: &Path) -> bool {
+    p.ends_with("summary.md") || p.ends_with("index.html")
+}
+
 fn without_summaries(s: &BTreeMap<PathBuf, Stamp>) -> BTreeMap<PathBuf, Stamp> {
     s.iter()
-        .filter(|(p, _)| !p.ends_with("summary.md"))
+        .filter(|(p, _)| !is_summary(p))
         .map(|(p, s)| (p.clone(), s.clone()))
         .collect()
 }
@@ -194,14 +200,14 @@ fn deleted_edited_or_half_published_results_are_restored() {
     let results = root.join("results");
     let clean: BTreeMap<PathBuf, Vec<u8>> = snapshot(&results)
         .into_iter()
-        .filter(|(p, _)| !p.ends_with("summary.md"))
+        .filter(|(p, _)| !is_summary(p))
         .map(|(p, s)| (p, s.3))
         .collect();
     let restored = |what: &str| {
         run_ok(&["run", &m, "-q"], root);
         let now: BTreeMap<PathBuf, Vec<u8>> = snapshot(&results)
             .into_iter()
-            .filter(|(p, _)| !p.ends_with("summary.md"))
+            .filter(|(p, _)| !is_summary(p))
             .map(|(p, s)| (p, s.3))
             .collect();
         let differ: Vec<_> = now
