@@ -20,6 +20,7 @@ mod output;
 ///   mexp run experiments/vae_nd2fe14b.toml
 ///   mexp run experiments/vae_nd2fe14b.toml --profile tiny --set vae.epochs=5 --jobs 2
 ///   mexp plan experiments/vae_nd2fe14b.toml          # what would run, and why
+///   mexp run experiments/vae_nd2fe14b.toml vae       # only `vae` and what it needs
 ///   mexp show experiments/vae_nd2fe14b.toml vae      # resolved params, key, outputs
 ///   mexp stages demag_curve                          # parameters, defaults, docs
 #[derive(Debug, Parser)]
@@ -81,6 +82,9 @@ enum Command {
     Run {
         #[command(flatten)]
         sel: Selection,
+        /// Run only these stages and what they need upstream (default: every stage).
+        #[arg(value_name = "STAGE")]
+        targets: Vec<String>,
         #[command(flatten)]
         exec: ExecutorArgs,
         /// Stages run at once.
@@ -100,6 +104,9 @@ enum Command {
     Plan {
         #[command(flatten)]
         sel: Selection,
+        /// Plan only these stages and what they need upstream (default: every stage).
+        #[arg(value_name = "STAGE")]
+        targets: Vec<String>,
         #[command(flatten)]
         exec: ExecutorArgs,
     },
@@ -175,13 +182,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             sel,
+            targets,
             exec,
             jobs,
             threads,
             keep_going,
             quiet,
-        } => commands::run(&sel, &exec, jobs, threads, keep_going, quiet),
-        Command::Plan { sel, exec } => commands::plan(&sel, &exec),
+        } => commands::run(&sel, &targets, &exec, jobs, threads, keep_going, quiet),
+        Command::Plan { sel, targets, exec } => commands::plan(&sel, &targets, &exec),
         Command::Exec {
             cache,
             ticket,

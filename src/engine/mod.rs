@@ -27,6 +27,7 @@ pub mod session;
 pub mod slurm;
 pub mod stage;
 pub mod sweep;
+pub mod targets;
 pub mod ticket;
 
 pub use context::{
