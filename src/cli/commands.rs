@@ -32,7 +32,8 @@ fn request(sel: &Selection) -> Request {
     }
 }
 
-fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
+/// Opens the registry, the session of `sel` and its cache.
+pub(super) fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
     let registry = crate::stages::registry()?;
     let session = Session::open(&registry, &request(sel))?;
     let cache = Cache::open(&session.cache_dir)?;
@@ -412,5 +413,9 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
             ""
         }
     );
+    let verb = if dry_run { "would drop" } else { "dropped" };
+    for h in &r.pruned_history {
+        println!("{verb} history entry {h} (its record is gone)");
+    }
     Ok(0)
 }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::EngineError;
 
 mod commands;
+mod log;
 mod output;
 
 /// mexp — reproducible computational-magnetism experiments.
@@ -120,6 +121,16 @@ enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
+    /// The history of stages' results, newest first: keys, times, and what changed between runs.
+    Log {
+        #[command(flatten)]
+        sel: Selection,
+        /// Only this stage.
+        stage: Option<String>,
+        /// Only this sweep variant (v000, v001, …); default every variant.
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// The stage catalogue: kinds, parameters with defaults and docs, inputs and outputs, and the
     /// files and locked crates a kind's implementation fingerprint covers.
     Stages {
@@ -202,6 +213,11 @@ pub fn main() -> ExitCode {
             stage,
             variant,
         } => commands::show(&sel, &stage, variant.as_deref()),
+        Command::Log {
+            sel,
+            stage,
+            variant,
+        } => log::log(&sel, stage.as_deref(), variant.as_deref()),
         Command::Stages { kind, json } => commands::stages(kind.as_deref(), json),
         Command::Verify { cache } => commands::verify(&cache),
         Command::Gc {

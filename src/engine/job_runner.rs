@@ -276,6 +276,8 @@ fn short(fingerprint: &str) -> &str {
 /// Points every (namespace, stage) ref of the ticket at the record.
 pub fn publish_refs(cache: &Cache, ticket: &JobTicket, rec: &Record) {
     for (namespace, stage) in &ticket.refs {
+        // The history (for `mexp log`) gains a line only when the ref moves to another key.
+        let _ = super::history::note_ref_change(cache, namespace, stage, &rec.key);
         let _ = StageRef::store(cache, namespace, stage, &rec.key);
     }
 }

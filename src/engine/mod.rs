@@ -10,6 +10,7 @@ pub mod context;
 pub mod diag;
 pub mod error;
 pub mod executor;
+pub mod history;
 pub mod job_runner;
 pub mod key;
 pub mod lock;
