@@ -21,7 +21,8 @@ use crate::engine::{EngineError, Registry};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
-fn request(sel: &Selection) -> Request {
+/// The engine's request for `sel`.
+pub(super) fn request(sel: &Selection) -> Request {
     Request {
         manifest: sel.manifest.clone(),
         profile: sel.profile.clone(),

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::EngineError;
 
 mod commands;
+mod diff;
 mod log;
 mod output;
 
@@ -23,6 +24,8 @@ mod output;
 ///   mexp plan experiments/vae_nd2fe14b.toml          # what would run, and why
 ///   mexp run experiments/vae_nd2fe14b.toml vae       # only `vae` and what it needs
 ///   mexp show experiments/vae_nd2fe14b.toml vae      # resolved params, key, outputs
+///   mexp diff experiments/vae_nd2fe14b.toml --profiles tiny default
+///   mexp log experiments/vae_nd2fe14b.toml vae       # the stage's results over time
 ///   mexp stages demag_curve                          # parameters, defaults, docs
 #[derive(Debug, Parser)]
 #[command(name = "mexp", version, verbatim_doc_comment)]
@@ -121,6 +124,24 @@ enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
+    /// Compare two variants (--variants A B), two profiles (--profiles A B), or, with neither,
+    /// each stage's last record with the plan now: parameters, input digests, metrics.
+    Diff {
+        #[command(flatten)]
+        sel: Selection,
+        /// Only these stages (default every stage).
+        #[arg(value_name = "STAGE")]
+        stages: Vec<String>,
+        /// Two variants of a sweep: v000 v003.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "profiles")]
+        variants: Vec<String>,
+        /// Two profiles (`default`: no profile).
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        profiles: Vec<String>,
+        /// The sweep variant compared with --profiles or against its record (default the first).
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// The history of stages' results, newest first: keys, times, and what changed between runs.
     Log {
         #[command(flatten)]
@@ -213,6 +234,21 @@ pub fn main() -> ExitCode {
             stage,
             variant,
         } => commands::show(&sel, &stage, variant.as_deref()),
+        Command::Diff {
+            sel,
+            stages,
+            variants,
+            profiles,
+            variant,
+        } => diff::diff(
+            &sel,
+            &diff::DiffArgs {
+                stages: &stages,
+                variants: &variants,
+                profiles: &profiles,
+                variant: variant.as_deref(),
+            },
+        ),
         Command::Log {
             sel,
             stage,

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod catalog;
 pub mod code;
 pub mod command;
+pub mod compare;
 pub mod context;
 pub mod diag;
 pub mod error;
