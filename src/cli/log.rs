@@ -136,14 +136,11 @@ fn text(rows: &[Value]) -> String {
                 e["time"].as_str().unwrap_or_default(),
                 &key[..key.len().min(12)],
             ));
-            if let (Some(started), Some(unix), Some(w)) = (
-                e["started_unix"].as_u64(),
-                e["unix"].as_u64(),
-                e["wall_seconds"].as_f64(),
-            ) && started + w.ceil() as u64 + 5 < unix
-            {
+            // A return to an earlier result (the ref moved back to a cached record).
+            let earlier = history[i + 1..].iter().any(|o| o["key"] == e["key"]);
+            if let Some(started) = e["started_unix"].as_u64().filter(|_| earlier) {
                 out.push_str(&format!(
-                    "  {:>23}  (the cached result computed {})\n",
+                    "  {:>23}  (back to the cached result computed {})\n",
                     "",
                     format_utc(started)
                 ));
