@@ -9,6 +9,7 @@ use crate::engine::EngineError;
 
 mod commands;
 mod diff;
+mod export;
 mod log;
 mod output;
 
@@ -26,6 +27,7 @@ mod output;
 ///   mexp show experiments/vae_nd2fe14b.toml vae      # resolved params, key, outputs
 ///   mexp diff experiments/vae_nd2fe14b.toml --profiles tiny default
 ///   mexp log experiments/vae_nd2fe14b.toml vae       # the stage's results over time
+///   mexp export experiments/vae_nd2fe14b.toml --ro-crate crate/   # provenance (RO-Crate)
 ///   mexp stages demag_curve                          # parameters, defaults, docs
 #[derive(Debug, Parser)]
 #[command(name = "mexp", version, verbatim_doc_comment)]
@@ -142,6 +144,18 @@ enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
+    /// Write the cached run as a Workflow Run RO-Crate (provenance profile 0.5): one CreateAction
+    /// per stage, artifacts copied in with their blake3 digests. Every stage must be cached.
+    Export {
+        #[command(flatten)]
+        sel: Selection,
+        /// The crate's folder (must not exist or be empty).
+        #[arg(long, value_name = "DIR")]
+        ro_crate: PathBuf,
+        /// SPDX identifier of the license of the exported data.
+        #[arg(long, default_value = "CC-BY-4.0")]
+        license: String,
+    },
     /// The history of stages' results, newest first: keys, times, and what changed between runs.
     Log {
         #[command(flatten)]
@@ -249,6 +263,11 @@ pub fn main() -> ExitCode {
                 variant: variant.as_deref(),
             },
         ),
+        Command::Export {
+            sel,
+            ro_crate,
+            license,
+        } => export::export(&sel, &ro_crate, &license),
         Command::Log {
             sel,
             stage,

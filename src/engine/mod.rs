@@ -25,6 +25,7 @@ pub mod record;
 pub mod resolve;
 pub mod resources;
 pub mod results;
+pub mod rocrate;
 pub mod session;
 pub mod slurm;
 pub mod stage;
