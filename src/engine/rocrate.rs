@@ -187,8 +187,15 @@ impl Builder<'_> {
                 object.push(rel);
             }
             for (port, (up, output)) in &job.deps {
-                let fp = self.formal(&tag, "in", port, "File");
-                if let Some(src) = out_ids[*up].get(output) {
+                let src = out_ids[*up].get(output);
+                // A folder output (a Dataset, its id ending in `/`) feeds a Dataset parameter.
+                let ty = if src.is_some_and(|s| s.ends_with('/')) {
+                    "Dataset"
+                } else {
+                    "File"
+                };
+                let fp = self.formal(&tag, "in", port, ty);
+                if let Some(src) = src {
                     object.push(src.clone());
                     self.link_example(&fp, src);
                     let upstream_tag = tag_of(plan, *up);
