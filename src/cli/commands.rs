@@ -42,7 +42,6 @@ pub(super) fn open(sel: &Selection) -> Result<(Registry, Session, Cache), Engine
 }
 
 /// `mexp run`.
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     sel: &Selection,
     targets: &[String],
