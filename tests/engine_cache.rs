@@ -205,6 +205,72 @@ fn sweep_variants_share_identical_upstream_stages() {
 }
 
 #[test]
+fn replicates_repeat_every_point_and_the_summary_gives_their_spread() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // 2 grid points (c.offset = 1, 2) × 3 replicates (b.offset = 0, 1, 2): c = 2·(2·3 + b) + c
+    let text = format!(
+        "{CHAIN}\n[sweep]\n\"c.offset\" = [1, 2]\nreplicates = [{{ \"b.offset\" = 0 }}, {{ \"b.offset\" = 1 }}, {{ \"b.offset\" = 2 }}]\nreport = [\"c.out.value\"]\n"
+    );
+    let m = write_manifest(tmp.path(), "rep", &text);
+    let reg = default_registry();
+    let s = session(&reg, &m, &[]);
+    assert_eq!(s.plan.variants.len(), 6);
+    assert_eq!(s.plan.variants[1].label, "c.offset=1, b.offset=1");
+    // a and d shared, b three versions (one per replicate), c six
+    assert_eq!(s.plan.jobs.len(), 1 + 1 + 3 + 6);
+    let (r, _) = run(&reg, &s);
+    let cache = Cache::open(&s.cache_dir).expect("cache");
+    let files =
+        mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref())
+            .expect("publish");
+    let csv = std::fs::read_to_string(
+        files
+            .iter()
+            .find(|p| p.ends_with("sweep_groups.csv"))
+            .expect("replicate summary"),
+    )
+    .expect("read");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[0].starts_with("point,variants,c.offset,c.out.value.mean,"),
+        "{csv}"
+    );
+    // b = 2·3 + r and c = 2·b + offset: over r = 0, 1, 2 the values of c step by 2
+    let cells: Vec<f64> = lines[1]
+        .split(',')
+        .skip(3)
+        .map(|c| c.parse().expect("number"))
+        .collect();
+    let (mean, sd, min, max, n) = (cells[0], cells[1], cells[2], cells[3], cells[4]);
+    assert_eq!(n, 3.0);
+    assert_eq!(max - min, 4.0, "{csv}");
+    assert_eq!(mean, (min + max) / 2.0);
+    assert!((sd - 2.0).abs() < 1e-12, "{csv}");
+    // a replicate may not set what a point sets
+    let clash = write_manifest(
+        tmp.path(),
+        "clash",
+        &format!(
+            "{CHAIN}\n[sweep]\n\"c.offset\" = [1, 2]\nreplicates = [{{ \"c.offset\" = 0 }}]\n"
+        ),
+    );
+    let req = mexp::engine::session::Request {
+        manifest: clash,
+        backend: "flex".into(),
+        ..Default::default()
+    };
+    let err = mexp::engine::session::Session::open(&reg, &req)
+        .err()
+        .expect("a clash is refused")
+        .to_string();
+    assert!(
+        err.contains("set both by sweep point 0 and by replicate 0"),
+        "{err}"
+    );
+}
+
+#[test]
 fn zip_and_list_sweeps_expand_as_written() {
     let tmp = tempfile::tempdir().expect("tmp");
     let reg = default_registry();

@@ -342,7 +342,18 @@ fn sweep_table(
     let (p_csv, p_md) = (dir.join("sweep_summary.csv"), dir.join("sweep_summary.md"));
     write_replacing(&p_csv, csv.as_bytes())?;
     write_replacing(&p_md, md.as_bytes())?;
-    Ok(vec![p_csv, p_md])
+    let mut written = vec![p_csv, p_md];
+    if sweep.replicates > 0 {
+        let value = |vi: usize, col: &str| {
+            report_value(plan, report, cache, vi, col).and_then(|v| v.as_f64())
+        };
+        let (csv, md) = super::sweep_groups::group_tables(exp, sweep, &value, &significant);
+        let (g_csv, g_md) = (dir.join("sweep_groups.csv"), dir.join("sweep_groups.md"));
+        write_replacing(&g_csv, csv.as_bytes())?;
+        write_replacing(&g_md, md.as_bytes())?;
+        written.extend([g_csv, g_md]);
+    }
+    Ok(written)
 }
 
 /// A number with 7 significant digits, in the shortest plain form (`1.234568e-7` prints as

@@ -8,6 +8,8 @@
 //! # list:   points = [{ "vae.lr" = 1e-4 }, { "vae.lr" = 3e-4, "vae.epochs" = 5 }]
 //! # random: n = 8, seed = 1, "vae.lr" = { min = 1e-5, max = 1e-3, log = true } or an array to pick from
 //! # lhs:    n = 8, seed = 1, ranges as for random (stratified: one sample per 1/n slice per axis)
+//! # any mode: replicates = [{ "fit.replicate" = 0 }, { "fit.replicate" = 1 }] repeats every point
+//! #   once per entry (seeds, held-out sets); the summary then adds mean ± sd, min and max over them
 //! ```
 
 use std::fmt;
@@ -27,8 +29,14 @@ use super::resolve::Override;
 pub struct SweepPoint {
     /// Short name, `v000`, `v001`, …
     pub name: String,
-    /// The overrides of this point.
+    /// The overrides of this point (a replicate's after the point's own).
     pub overrides: Vec<Override>,
+    /// Index of the point before replication (equal to the variant's index without `replicates`).
+    pub group: usize,
+    /// Which `replicates` entry this variant is, if the sweep has them.
+    pub replicate: Option<usize>,
+    /// How many of `overrides` (the first ones) are the point's own, not the replicate's.
+    pub own_overrides: usize,
 }
 
 impl SweepPoint {
@@ -49,6 +57,8 @@ pub struct Sweep {
     pub points: Vec<SweepPoint>,
     /// Summary table columns: `<stage>.<output>.<json key path>`.
     pub report: Vec<String>,
+    /// Number of `replicates` entries (0: none); variants are point-major, replicate-minor.
+    pub replicates: usize,
 }
 
 /// How a `[sweep]` table becomes points (`mode = "…"`, grid when absent).
@@ -108,7 +118,7 @@ impl fmt::Display for SweepMode {
 /// One grid/zip axis: its key, its values and where it was written.
 type Axis1<'a> = (&'a String, &'a Vec<Value>, &'a Located<Value>);
 
-const RESERVED: &[&str] = &["mode", "report", "n", "seed", "points"];
+const RESERVED: &[&str] = &["mode", "report", "n", "seed", "points", "replicates"];
 
 /// Most points a sweep may have (every point is a resolved copy of the experiment, planned at
 /// once): beyond this, split the study into several manifests.
@@ -338,28 +348,107 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
             }
         }
     }
-    if points.len() > MAX_SWEEP_POINTS {
-        return Err(err(
-            decl.span.clone(),
-            format!(
-                "the sweep has {} points, more than {MAX_SWEEP_POINTS} (the most a sweep may \
-                 have); split the study",
-                points.len()
-            ),
-        ));
-    }
     if points.is_empty() {
         return Err(err(decl.span.clone(), "the sweep has no points".into()));
     }
-    let points = points
+    let replicates = match e.get("replicates") {
+        None => None,
+        Some(located) => Some(parse_replicates(located, &err)?),
+    };
+    let total = points
+        .len()
+        .saturating_mul(replicates.as_ref().map_or(1, Vec::len));
+    if total > MAX_SWEEP_POINTS {
+        return Err(err(
+            decl.span.clone(),
+            format!(
+                "the sweep has {total} points, more than {MAX_SWEEP_POINTS} (the most a sweep may \
+                 have); split the study"
+            ),
+        ));
+    }
+    let mut expanded = Vec::with_capacity(total);
+    for (group, own) in points.into_iter().enumerate() {
+        let Some(reps) = &replicates else {
+            let own_overrides = own.len();
+            expanded.push((group, None, own, own_overrides));
+            continue;
+        };
+        for (r, rep) in reps.iter().enumerate() {
+            if let Some(clash) = rep
+                .iter()
+                .find(|o| own.iter().any(|p| p.stage == o.stage && p.param == o.param))
+            {
+                return Err(err(
+                    clash.span.clone(),
+                    format!(
+                        "`{}.{}` is set both by sweep point {group} and by replicate {r}; a \
+                         replicate may only set what no point sets",
+                        clash.stage, clash.param
+                    ),
+                ));
+            }
+            let mut overrides = own.clone();
+            overrides.extend(rep.iter().cloned());
+            expanded.push((group, Some(r), overrides, own.len()));
+        }
+    }
+    let points = expanded
         .into_iter()
         .enumerate()
-        .map(|(i, overrides)| SweepPoint {
-            name: format!("v{i:03}"),
-            overrides,
-        })
+        .map(
+            |(i, (group, replicate, overrides, own_overrides))| SweepPoint {
+                name: format!("v{i:03}"),
+                overrides,
+                group,
+                replicate,
+                own_overrides,
+            },
+        )
         .collect();
-    Ok(Some(Sweep { points, report }))
+    Ok(Some(Sweep {
+        points,
+        report,
+        replicates: replicates.map_or(0, |r| r.len()),
+    }))
+}
+
+/// `replicates = [{ "<stage>.<param>" = value, … }, …]`: the overrides of each replicate.
+fn parse_replicates(
+    located: &Located<Value>,
+    err: &dyn Fn(Option<std::ops::Range<usize>>, String) -> EngineError,
+) -> Result<Vec<Vec<Override>>> {
+    let usage = "`replicates` must be a non-empty array of tables: replicates = [{ \"fit.replicate\" = 0 }, \
+                 { \"fit.replicate\" = 1 }]";
+    let Value::Array(list) = &located.value else {
+        return Err(err(located.span.clone(), usage.into()));
+    };
+    if list.is_empty() {
+        return Err(err(located.span.clone(), usage.into()));
+    }
+    list.iter()
+        .map(|item| {
+            let Value::Table(t) = item else {
+                return Err(err(located.span.clone(), usage.into()));
+            };
+            t.iter()
+                .map(|(k, v)| {
+                    let (stage, param) = k.split_once('.').ok_or_else(|| {
+                        err(
+                            located.span.clone(),
+                            format!("replicate key `{k}` must be \"<stage>.<param>\""),
+                        )
+                    })?;
+                    Ok(Override {
+                        stage: stage.to_string(),
+                        param: param.to_string(),
+                        value: v.clone(),
+                        span: located.span.clone(),
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 enum Axis {

@@ -28,6 +28,14 @@ impl Stage for RolloutEvalStage {
         let decoded = ae.decode(curve.view())?;
         let (mt, mp) = (mean_mz(&truth), mean_mz(&decoded));
         let mae = mt.iter().zip(&mp).map(|(a, b)| (a - b).abs()).sum::<f64>() / mt.len() as f64;
+        let threshold = ctx.f64("departure_threshold")?;
+        let departure = first_departure(&mt, &mp, t, threshold);
+        let departure_field = field[departure.unwrap_or(field.len() - 1)];
+        let mut csv = String::from("field_t,esw_mz,predicted_mz\n");
+        for ((h, a), b) in field.iter().zip(&mt).zip(&mp) {
+            csv.push_str(&format!("{h},{a},{b}\n"));
+        }
+        std::fs::write(ctx.output("curve")?, csv)?;
         let pts =
             |v: &[f64]| -> Vec<(f64, f64)> { field.iter().zip(v).map(|(h, m)| (*h, *m)).collect() };
         line_plot(
@@ -56,7 +64,46 @@ impl Stage for RolloutEvalStage {
         )?;
         ctx.write_json(
             "metrics",
-            &serde_json::json!({"mae_mz": mae, "t": t, "test_simulation": test}),
+            &serde_json::json!({
+                "mae_mz": mae,
+                "departure_field": departure_field,
+                "departed": departure.is_some(),
+                "departure_threshold": threshold,
+                "t": t,
+                "test_simulation": test,
+            }),
         )
+    }
+}
+
+/// The first step at or after `from` (the first predicted state) where the predicted curve is
+/// farther than `threshold` from the truth.
+pub fn first_departure(
+    truth: &[f64],
+    predicted: &[f64],
+    from: usize,
+    threshold: f64,
+) -> Option<usize> {
+    truth
+        .iter()
+        .zip(predicted)
+        .enumerate()
+        .skip(from)
+        .find(|(_, (a, b))| (*a - *b).abs() > threshold)
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_departure;
+
+    #[test]
+    fn departure_is_the_first_predicted_step_beyond_the_threshold() {
+        let truth = [1.0, 1.0, 1.0, 0.5, -1.0];
+        // the given starting state (index 0) is never counted; index 2 is exactly 0.1 off: not beyond
+        let predicted = [0.0, 1.05, 0.9, 0.2, -1.0];
+        assert_eq!(first_departure(&truth, &predicted, 1, 0.1), Some(3));
+        assert_eq!(first_departure(&truth, &predicted, 1, 0.5), None);
+        assert_eq!(first_departure(&truth, &predicted, 0, 0.1), Some(0));
     }
 }

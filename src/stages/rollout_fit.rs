@@ -2,6 +2,7 @@
 
 use ndarray::{Array1, Ix2};
 
+use super::choice::choose;
 use super::kornell_common::{esw_field, esw_states, states_of, test_simulation};
 use super::learn_common::{loss_plot, runtime, tree_dir};
 use crate::engine::{Stage, StageContext, StageResult};
@@ -16,6 +17,16 @@ fn parse_choice<T: serde::de::DeserializeOwned>(ctx: &StageContext, name: &str) 
     let text = ctx.str(name)?;
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|e| format!("parameter `{name}` = {text:?}: {e}").into())
+}
+
+/// The training seed of replicate `r`: the stage's own seed for r = 0, else one derived from it
+/// and r (blake3, as stage seeds derive from the experiment seed).
+pub fn replicate_seed(stage_seed: u64, r: usize) -> u64 {
+    if r == 0 {
+        stage_seed
+    } else {
+        crate::engine::resolve::derive_seed(stage_seed, &format!("replicate-{r}"))
+    }
 }
 
 /// The `rollout_fit` stage kind.
@@ -43,11 +54,20 @@ impl Stage for RolloutFitStage {
         let mut config = RolloutFitConfig::paper(ctx.usize("t")?, ctx.usize("l")?, epochs);
         config.window_weight = parse_choice(ctx, "window_weight")?;
         config.field_feed = parse_choice(ctx, "field_feed")?;
+        config.hidden = vec![ctx.usize("hidden_width")?; ctx.usize("hidden_layers")?];
+        config.increment = choose(
+            "predict",
+            ctx.str("predict")?,
+            &[("state", false), ("increment", true)],
+        )?;
+        // an increment can be any sign and size: ELU would bound it below by −1
+        config.linear_output = config.increment;
+        config.field_scale = ctx.f64("field_scale")? as f32;
         config.schedule = LoopConfig {
             epochs,
             batch_size: ctx.usize("batch_size")?,
             learning_rate: ctx.f64("lr")?,
-            seed: ctx.seed(),
+            seed: replicate_seed(ctx.seed(), ctx.usize("replicate")?),
         };
         let bar = ctx.progress(
             "predictor epochs (early stopping may end sooner)",
@@ -93,5 +113,26 @@ impl Stage for RolloutFitStage {
             ),
             &[("train", train), ("validation", val)],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replicate_seed;
+
+    #[test]
+    fn replicate_zero_keeps_the_stage_seed_and_others_get_distinct_derived_seeds() {
+        assert_eq!(replicate_seed(2024, 0), 2024);
+        let seeds: Vec<u64> = (0..5).map(|r| replicate_seed(2024, r)).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 5, "{seeds:?}");
+        assert_eq!(replicate_seed(2024, 3), seeds[3], "deterministic");
+        assert_ne!(
+            replicate_seed(2025, 3),
+            seeds[3],
+            "depends on the stage seed"
+        );
     }
 }

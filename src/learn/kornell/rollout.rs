@@ -11,8 +11,11 @@
 //! uses `fields[:, s]`, which the caller fills with H_ext^(i−1+s) (consistent with P's
 //! definition in §3.3) or with the constant H_ext^(i−1) for the literal reading of b^(i).
 
+use burn::module::{ModuleMapper, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
+
+use crate::learn::init::keras::with_host_values;
 
 use crate::learn::kornell::ae3d::LATENT_DIM;
 use crate::learn::model_error::{ModelError, check_shape};
@@ -33,6 +36,8 @@ pub struct LatentPredictorConfig {
     pub hidden: Vec<usize>,
     /// Activation of the output layer (ELU per the paper: its targets are ELU outputs).
     pub output_activation: OutputActivation,
+    /// Predict the increment e^(i) − e^(i−1) and add it to the newest state (see the module docs).
+    pub increment: bool,
 }
 
 impl LatentPredictorConfig {
@@ -43,6 +48,7 @@ impl LatentPredictorConfig {
             latent_dim: LATENT_DIM,
             hidden: DEFAULT_HIDDEN.to_vec(),
             output_activation: OutputActivation::Elu,
+            increment: false,
         }
     }
 
@@ -73,6 +79,7 @@ impl LatentPredictorConfig {
             history_len: self.history_len,
             latent_dim: self.latent_dim,
             output_activation: self.output_activation,
+            increment: self.increment,
         })
     }
 }
@@ -89,6 +96,9 @@ pub struct LatentPredictor {
     /// Activation of the output layer.
     #[module(skip)]
     output_activation: OutputActivation,
+    /// Whether the network's output is an increment added to the newest state.
+    #[module(skip)]
+    increment: bool,
 }
 
 impl LatentPredictor {
@@ -102,12 +112,29 @@ impl LatentPredictor {
         self.latent_dim
     }
 
+    /// The same network with the output layer's weights and bias set to zero (P ≡ 0 until
+    /// trained; the gradients of those weights are not zero, so training moves them).
+    pub fn with_zero_output_layer(mut self) -> Self {
+        if let Some(last) = self.layers.pop() {
+            self.layers.push(last.map(&mut ZeroParams));
+        }
+        self
+    }
+
     /// One step: `history` `[batch, t, d]` (oldest first), `field` `[batch, 1]` → `[batch, d]`.
-    /// The network input is the flattened history followed by the field.
+    /// The network input is the flattened history followed by the field; in increment form the
+    /// network's output is added to the newest state.
     pub fn forward(&self, history: Tensor<3>, field: Tensor<2>) -> Tensor<2> {
+        let newest = self
+            .increment
+            .then(|| history.clone().narrow(1, self.history_len - 1, 1));
         let flat: Tensor<2> = history.flatten(1, 2);
         let input = Tensor::cat(vec![flat, field], 1);
-        forward_dense_stack(&self.layers, input, self.output_activation)
+        let out = forward_dense_stack(&self.layers, input, self.output_activation);
+        match newest {
+            Some(newest) => out + newest.squeeze_dim::<2>(1),
+            None => out,
+        }
     }
 
     /// Recursive prediction of eq. (10): starting from `history` `[batch, t, d]`, predicts one
@@ -142,6 +169,16 @@ impl LatentPredictor {
             predictions.push(next);
         }
         Ok(Tensor::cat(predictions, 1))
+    }
+}
+
+/// Sets every float parameter it maps to zero.
+struct ZeroParams;
+
+impl ModuleMapper for ZeroParams {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let count = param.lazy_shape().to_vec().iter().product();
+        with_host_values(param, vec![0.0; count])
     }
 }
 

@@ -73,6 +73,9 @@ pub struct RolloutSpec {
     pub linear_output: bool,
     /// Fields are divided by this before entering the network.
     pub field_scale: f32,
+    /// The network predicts the increment over the newest state (absent in older saves: false).
+    #[serde(default)]
+    pub increment: bool,
 }
 
 /// Everything that defines a predictor training run.
@@ -88,6 +91,8 @@ pub struct RolloutFitConfig {
     pub linear_output: bool,
     /// Field normalisation (default 8: tesla → [−1, 1]).
     pub field_scale: f32,
+    /// Predict e^(i) − e^(i−1) instead of e^(i) (see [`crate::learn::kornell::rollout`]).
+    pub increment: bool,
     /// Field per recursive step in training windows.
     pub field_feed: FieldFeed,
     /// Which eq. (8) weight a window carries.
@@ -116,6 +121,7 @@ impl RolloutFitConfig {
             hidden: DEFAULT_HIDDEN.to_vec(),
             linear_output: false,
             field_scale: DEFAULT_FIELD_SCALE,
+            increment: false,
             field_feed: FieldFeed::Advancing,
             window_weight: WindowWeight::FirstTarget,
             validation: RolloutValidation::RandomWindows { fraction: 0.2 },
@@ -168,6 +174,7 @@ fn predictor_config(spec: &RolloutSpec) -> LatentPredictorConfig {
         } else {
             OutputActivation::Elu
         },
+        increment: spec.increment,
     }
 }
 
@@ -293,6 +300,7 @@ pub fn fit_rollout(
         hidden: config.hidden.clone(),
         linear_output: config.linear_output,
         field_scale: config.field_scale,
+        increment: config.increment,
     };
     let fingerprint = serde_json::to_string(&(
         &spec,
@@ -313,6 +321,12 @@ pub fn fit_rollout(
         .init(&device.clone().autodiff())
         .map_err(model_error)?;
     let model = he_normal_init(model, config.schedule.seed);
+    // increment form: the untrained step is the identity (see the rollout module docs)
+    let model = if config.increment {
+        model.with_zero_output_layer()
+    } else {
+        model
+    };
     tracing::info!(
         windows = windows.len(),
         train = train.len(),

@@ -1,0 +1,226 @@
+//! The replicate summary of a sweep with `replicates`: one row per sweep point, and for every
+//! report column the mean, sample standard deviation, minimum and maximum over the point's
+//! replicates (seeds, held-out sets), with how many replicates had a value.
+//!
+//! Written beside the per-variant table as `sweep_groups.csv` (one column per statistic) and
+//! `sweep_groups.md` (`mean ± sd [min, max] (n)` per cell).
+
+use std::fmt::Write as _;
+
+use super::key::display_value;
+use super::sweep::Sweep;
+use crate::io::csv::quote_field;
+
+/// Mean, sample standard deviation (0 for one value), minimum, maximum and count of `values`;
+/// `None` when there are none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1 in the denominator; 0 when n = 1).
+    pub sd: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl Spread {
+    /// The spread of `values` (summed in the given order: deterministic).
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Spread {
+            mean,
+            sd,
+            min,
+            max,
+            n,
+        })
+    }
+}
+
+/// The CSV and Markdown texts of the replicate summary. `value(variant, column)` reads one
+/// numeric report value (`None` when the variant has none, e.g. it failed).
+pub fn group_tables(
+    experiment: &str,
+    sweep: &Sweep,
+    value: &dyn Fn(usize, &str) -> Option<f64>,
+    fmt: &dyn Fn(f64) -> String,
+) -> (String, String) {
+    let groups = sweep.points.iter().map(|p| p.group + 1).max().unwrap_or(0);
+    let members = |g: usize| -> Vec<usize> {
+        (0..sweep.points.len())
+            .filter(|&vi| sweep.points[vi].group == g)
+            .collect()
+    };
+    // The points' own parameters (not the replicates'), in order of first appearance.
+    let mut axes: Vec<String> = Vec::new();
+    for p in &sweep.points {
+        for o in &p.overrides[..p.own_overrides] {
+            let name = format!("{}.{}", o.stage, o.param);
+            if !axes.contains(&name) {
+                axes.push(name);
+            }
+        }
+    }
+    let mut header = vec!["point".to_string(), "variants".to_string()];
+    header.extend(axes.iter().cloned());
+    let mut csv_header = header.clone();
+    for col in &sweep.report {
+        for stat in ["mean", "sd", "min", "max", "n"] {
+            csv_header.push(format!("{col}.{stat}"));
+        }
+    }
+    let mut md_header = header;
+    md_header.extend(sweep.report.iter().cloned());
+    let mut csv = join_csv(&csv_header);
+    let mut md = format!(
+        "# Replicate summary: {experiment}\n\nPer sweep point, over its {} replicates: \
+         mean ± sample standard deviation [min, max] (n replicates with a value).\n\n| {} |\n|{}\n",
+        sweep.replicates,
+        md_header.join(" | "),
+        "---|".repeat(md_header.len())
+    );
+    for g in 0..groups {
+        let vis = members(g);
+        let Some(&first) = vis.first() else {
+            continue;
+        };
+        let point = &sweep.points[first];
+        let span = match (vis.first(), vis.last()) {
+            (Some(a), Some(b)) if a != b => {
+                format!("{}–{}", sweep.points[*a].name, sweep.points[*b].name)
+            }
+            _ => point.name.clone(),
+        };
+        let mut row = vec![format!("p{g:03}"), span];
+        row.extend(axes.iter().map(|a| {
+            point.overrides[..point.own_overrides]
+                .iter()
+                .find(|o| format!("{}.{}", o.stage, o.param) == *a)
+                .map_or_else(String::new, |o| display_value(&o.value))
+        }));
+        let mut csv_row = row.clone();
+        let mut md_row = row;
+        for col in &sweep.report {
+            let values: Vec<f64> = vis.iter().filter_map(|&vi| value(vi, col)).collect();
+            match Spread::of(&values) {
+                Some(s) => {
+                    csv_row.extend([fmt(s.mean), fmt(s.sd), fmt(s.min), fmt(s.max)]);
+                    csv_row.push(s.n.to_string());
+                    md_row.push(format!(
+                        "{} ± {} [{}, {}] ({})",
+                        fmt(s.mean),
+                        fmt(s.sd),
+                        fmt(s.min),
+                        fmt(s.max),
+                        s.n
+                    ));
+                }
+                None => {
+                    csv_row.extend(["", "", "", ""].map(String::from));
+                    csv_row.push("0".into());
+                    md_row.push(String::new());
+                }
+            }
+        }
+        csv.push_str(&join_csv(&csv_row));
+        let _ = writeln!(
+            md,
+            "| {} |",
+            md_row
+                .iter()
+                .map(|c| if c.is_empty() { "—" } else { c.as_str() })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+    (csv, md)
+}
+
+fn join_csv(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|c| quote_field(c))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::resolve::Override;
+    use crate::engine::sweep::SweepPoint;
+
+    fn ov(stage: &str, param: &str, v: i64) -> Override {
+        Override {
+            stage: stage.into(),
+            param: param.into(),
+            value: toml::Value::Integer(v),
+            span: None,
+        }
+    }
+
+    #[test]
+    fn spread_of_known_values() {
+        let s = Spread::of(&[1.0, 2.0, 3.0, 4.0]).expect("values");
+        assert_eq!((s.mean, s.min, s.max, s.n), (2.5, 1.0, 4.0, 4));
+        // sample variance: (2.25 + 0.25 + 0.25 + 2.25) / 3 = 5/3
+        assert!((s.sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-15);
+        assert_eq!(Spread::of(&[7.0]).expect("one").sd, 0.0);
+        assert!(Spread::of(&[]).is_none());
+    }
+
+    #[test]
+    fn one_row_per_point_with_statistics_over_its_replicates() {
+        // 2 points (fit.t = 4, 8) × 3 replicates (fit.replicate = 0, 1, 2)
+        let mut points = Vec::new();
+        for (g, t) in [4, 8].into_iter().enumerate() {
+            for r in 0..3 {
+                points.push(SweepPoint {
+                    name: format!("v{:03}", points.len()),
+                    overrides: vec![ov("fit", "t", t), ov("fit", "replicate", r)],
+                    group: g,
+                    replicate: Some(r as usize),
+                    own_overrides: 1,
+                });
+            }
+        }
+        let sweep = Sweep {
+            points,
+            report: vec!["eval.metrics.mae".into()],
+            replicates: 3,
+        };
+        // variant vi's value is vi (the second point's third replicate failed: no value)
+        let value = |vi: usize, _: &str| (vi != 5).then_some(vi as f64);
+        let (csv, md) = group_tables("study", &sweep, &value, &|f| format!("{f}"));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "point,variants,fit.t,eval.metrics.mae.mean,eval.metrics.mae.sd,eval.metrics.mae.min,eval.metrics.mae.max,eval.metrics.mae.n"
+        );
+        assert_eq!(lines[1], "p000,v000–v002,4,1,1,0,2,3");
+        // values 3 and 4: mean 3.5, sd √0.5
+        let sd = 0.5f64.sqrt();
+        assert_eq!(lines[2], format!("p001,v003–v005,8,3.5,{sd},3,4,2"));
+        assert_eq!(lines.len(), 3);
+        assert!(
+            md.contains("| p000 | v000–v002 | 4 | 1 ± 1 [0, 2] (3) |"),
+            "{md}"
+        );
+    }
+}
