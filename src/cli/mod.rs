@@ -138,7 +138,7 @@ enum Command {
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "profiles")]
         variants: Vec<String>,
         /// Two profiles (`default`: no profile).
-        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "profile")]
         profiles: Vec<String>,
         /// The sweep variant compared with --profiles or against its record (default the first).
         #[arg(long)]

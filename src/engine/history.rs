@@ -1,4 +1,5 @@
-//! The history of a stage's results: `refs/<namespace>/<stage>.history.jsonl`, one JSON line per
+//! The history of a stage's results: `history/<namespace>/<stage>.jsonl` in the cache (beside
+//! `refs/`, which keeps one ref per file), one JSON line per
 //! change of the stage's ref (`{"key": …, "unix": …}`), appended when a run points the ref at a
 //! different key, oldest first. `mexp log` reads it newest first and explains each change by
 //! diffing the key manifests of consecutive records; `mexp gc` prunes the entries whose records
@@ -17,8 +18,10 @@ use super::error::{EngineError, Result};
 use super::reason::RerunReason;
 use super::record::{Record, StageRef};
 
-/// Suffix of history files beside the refs.
-const SUFFIX: &str = ".history.jsonl";
+/// Folder of the histories in the cache.
+const DIR: &str = "history";
+/// Suffix of history files.
+const SUFFIX: &str = ".jsonl";
 
 /// One change of a stage's ref.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +35,10 @@ pub struct HistoryEntry {
 /// Path of the history of a stage of a namespace (`<experiment>` or `<experiment>/<variant>`).
 pub fn history_path(cache: &Cache, namespace: &str, stage: &str) -> PathBuf {
     cache
-        .ref_path(namespace, stage)
-        .with_file_name(format!("{stage}{SUFFIX}"))
+        .root()
+        .join(DIR)
+        .join(namespace)
+        .join(format!("{stage}{SUFFIX}"))
 }
 
 /// Appends `key` to the stage's history when the ref does not already point at it. A history
@@ -93,13 +98,13 @@ fn parse(text: &str) -> Vec<HistoryEntry> {
         .collect()
 }
 
-/// Removes, from every history under `refs/`, the entries whose key is not in `kept` (records
+/// Removes, from every history under `history/`, the entries whose key is not in `kept` (records
 /// `mexp gc` keeps); returns `<namespace>/<stage> <key>` of each entry removed (or, with
 /// `dry_run`, that would be).
 pub fn prune(cache: &Cache, kept: &BTreeSet<String>, dry_run: bool) -> Result<Vec<String>> {
-    let refs = cache.root().join("refs");
+    let root = cache.root().join(DIR);
     let mut pruned = Vec::new();
-    let mut stack = vec![refs.clone()];
+    let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
         for p in read_dir_sorted(&dir)? {
             if p.is_dir() {
@@ -118,7 +123,7 @@ pub fn prune(cache: &Cache, kept: &BTreeSet<String>, dry_run: bool) -> Result<Ve
             }
             let ns = p
                 .parent()
-                .and_then(|d| d.strip_prefix(&refs).ok())
+                .and_then(|d| d.strip_prefix(&root).ok())
                 .map(|d| d.to_string_lossy().replace('\\', "/"))
                 .unwrap_or_default();
             pruned.extend(

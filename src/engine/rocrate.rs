@@ -7,7 +7,7 @@
 //! mexp as instrument ties the steps' `ControlAction`s to the run. Artifacts are copied (re-hashed
 //! on the way), never linked, so nothing in the crate can reach the cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -97,6 +97,7 @@ pub fn export(
         cache,
         dir,
         graph: Vec::new(),
+        index: HashMap::new(),
         summary: CrateSummary::default(),
     };
     b.build(plan, st, source)?;
@@ -120,6 +121,8 @@ struct Builder<'a> {
     cache: &'a Cache,
     dir: &'a Path,
     graph: Vec<Value>,
+    /// `@id` → position in `graph` (lookups stay O(1) in crates of large sweeps).
+    index: HashMap<String, usize>,
     summary: CrateSummary,
 }
 
@@ -138,6 +141,14 @@ fn ids<'a>(v: impl IntoIterator<Item = &'a String>) -> Value {
 }
 
 impl Builder<'_> {
+    /// Adds an entity to the graph.
+    fn push(&mut self, entity: Value) {
+        if let Some(id) = entity["@id"].as_str() {
+            self.index.insert(id.to_string(), self.graph.len());
+        }
+        self.graph.push(entity);
+    }
+
     fn build(&mut self, plan: &Plan, st: &[JobStatus], source: &CrateSource) -> Result<()> {
         let wf = source.manifest.file_name().map_or_else(
             || "manifest.toml".into(),
@@ -200,8 +211,7 @@ impl Builder<'_> {
                     self.link_example(&fp, src);
                     let upstream_tag = tag_of(plan, *up);
                     let conn = format!("#connection-{tag}-{port}");
-                    self.graph
-                        .push(json!({"@id": conn, "@type": "ParameterConnection",
+                    self.push(json!({"@id": conn, "@type": "ParameterConnection",
                         "sourceParameter": id(&format!("#{upstream_tag}-out-{output}")),
                         "targetParameter": id(&fp)}));
                     connections.push(conn.clone());
@@ -214,8 +224,7 @@ impl Builder<'_> {
                 let (ty, value) = property_value(v);
                 let fp = self.formal(&tag, "param", pname, ty);
                 let pv = format!("#pv-{tag}-{pname}");
-                self.graph
-                    .push(json!({"@id": pv, "@type": "PropertyValue", "name": pname,
+                self.push(json!({"@id": pv, "@type": "PropertyValue", "name": pname,
                     "value": value}));
                 self.link_example(&fp, &pv);
                 tool_in.push(fp);
@@ -237,8 +246,7 @@ impl Builder<'_> {
                         parts.push(mrel);
                     }
                     let did = format!("{rel}/");
-                    self.graph
-                        .push(json!({"@id": did, "@type": "Dataset", "name": o.file,
+                    self.push(json!({"@id": did, "@type": "Dataset", "name": o.file,
                         "hasPart": ids(&parts), "identifier": format!("blake3:{}", o.digest)}));
                     self.link_example(&fp, &did);
                     all_files.push(did.clone());
@@ -257,24 +265,22 @@ impl Builder<'_> {
             let end = rec.started_unix + rec.wall_seconds.ceil() as u64;
             first_start = first_start.min(rec.started_unix);
             last_end = last_end.max(end);
-            self.graph.push(json!({"@id": tool, "@type": "SoftwareApplication",
+            self.push(json!({"@id": tool, "@type": "SoftwareApplication",
                 "name": format!("mexp stage kind `{}`", job.stage.kind),
                 "softwareVersion": job.implementation,
                 "description": format!("The `{}` stage kind of mexp {version}; softwareVersion is its implementation fingerprint (blake3 over its source files and locked crates).", job.stage.kind),
                 "input": ids(&tool_in), "output": ids(&tool_out)}));
-            self.graph
-                .push(json!({"@id": step, "@type": "HowToStep", "name": name,
+            self.push(json!({"@id": step, "@type": "HowToStep", "name": name,
                 "position": j.to_string(), "workExample": id(&tool),
                 "connection": ids(&step_connections)}));
-            self.graph.push(json!({"@id": action, "@type": "CreateAction",
+            self.push(json!({"@id": action, "@type": "CreateAction",
                 "name": format!("Run of stage {name} ({})", job.stage.kind),
                 "description": format!("mexp stage {name}{}; cache key {}", if variant.is_empty() { String::new() } else { format!(" of sweep variant {variant}") }, rec.key),
                 "identifier": rec.key, "instrument": id(&tool),
                 "startTime": iso(rec.started_unix), "endTime": iso(end),
                 "actionStatus": "http://schema.org/CompletedActionStatus",
                 "object": ids(&object), "result": ids(&result)}));
-            self.graph
-                .push(json!({"@id": control, "@type": "ControlAction",
+            self.push(json!({"@id": control, "@type": "ControlAction",
                 "name": format!("Orchestration of stage {name}"),
                 "instrument": id(&step), "object": id(&action)}));
             tools.push(tool);
@@ -283,31 +289,28 @@ impl Builder<'_> {
             controls.push(control);
         }
         let run = "#run".to_string();
-        self.graph.push(json!({"@id": run, "@type": "CreateAction",
+        self.push(json!({"@id": run, "@type": "CreateAction",
             "name": format!("mexp run of {}", source.name),
             "description": "The run whose cached stage results this crate holds",
             "instrument": id(&wf), "startTime": iso(first_start.min(last_end)), "endTime": iso(last_end),
             "actionStatus": "http://schema.org/CompletedActionStatus",
             "object": ids(&run_object), "result": ids(&run_result)}));
-        self.graph
-            .push(json!({"@id": "#organize", "@type": "OrganizeAction",
+        self.push(json!({"@id": "#organize", "@type": "OrganizeAction",
             "name": "mexp orchestration", "instrument": id("#mexp"),
             "object": ids(&controls), "result": id(&run)}));
-        self.graph.push(json!({"@id": "#mexp", "@type": "SoftwareApplication", "name": "mexp",
+        self.push(json!({"@id": "#mexp", "@type": "SoftwareApplication", "name": "mexp",
             "softwareVersion": version,
             "description": "Reproducible, content-addressed computational-magnetism experiments from TOML manifests"}));
-        self.graph
-            .push(json!({"@id": "#mexp-manifest", "@type": "ComputerLanguage",
+        self.push(json!({"@id": "#mexp-manifest", "@type": "ComputerLanguage",
             "name": "mexp manifest (TOML)", "alternateName": "mexp", "version": version}));
-        self.graph.push(json!({"@id": wf, "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
+        self.push(json!({"@id": wf, "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
             "name": source.name, "description": source.description, "version": version,
             "contentSize": wf_bytes.to_string(), "encodingFormat": "application/toml",
             "conformsTo": id(COMPUTATIONAL_WORKFLOW),
             "programmingLanguage": id("#mexp-manifest"),
             "hasPart": ids(&tools), "step": ids(&steps), "connection": ids(&connections)}));
         let license = format!("https://spdx.org/licenses/{}", source.license);
-        self.graph
-            .push(json!({"@id": license, "@type": "CreativeWork",
+        self.push(json!({"@id": license, "@type": "CreativeWork",
             "name": source.license, "identifier": source.license}));
         let readme = format!(
             "# mexp run of {}\n\n{}\n\nA Workflow Run RO-Crate (provenance profile 0.5) written by `mexp export` \
@@ -320,7 +323,7 @@ impl Builder<'_> {
         let readme_path = self.dir.join("README.md");
         fs::write(&readme_path, &readme)
             .map_err(|e| EngineError::io("writing", &readme_path, e))?;
-        self.graph.push(
+        self.push(
             json!({"@id": "README.md", "@type": "File", "name": "README.md",
             "about": id("./"), "encodingFormat": "text/markdown",
             "contentSize": readme.len().to_string()}),
@@ -341,23 +344,21 @@ impl Builder<'_> {
             } else {
                 "1.0-RELEASE"
             };
-            self.graph
-                .push(json!({"@id": u, "@type": "CreativeWork", "name": n, "version": v}));
+            self.push(json!({"@id": u, "@type": "CreativeWork", "name": n, "version": v}));
         }
         let mut mentions = vec![run.clone(), "#organize".to_string()];
         mentions.extend(actions);
         mentions.extend(controls);
-        self.graph.push(json!({"@id": "./", "@type": "Dataset",
+        self.push(json!({"@id": "./", "@type": "Dataset",
             "name": format!("mexp run of {}", source.name), "description": source.description,
             "datePublished": iso(last_end), "license": id(&license),
             "conformsTo": PROFILES.iter().map(|(u, _)| id(u)).collect::<Vec<_>>(),
             "mainEntity": id(&wf), "hasPart": ids(&all_files), "mentions": ids(&mentions)}));
         for (u, n) in PROFILES {
             let v = u.rsplit('/').next().unwrap_or_default();
-            self.graph
-                .push(json!({"@id": u, "@type": "CreativeWork", "name": n, "version": v}));
+            self.push(json!({"@id": u, "@type": "CreativeWork", "name": n, "version": v}));
         }
-        self.graph.push(json!({"@id": "ro-crate-metadata.json", "@type": "CreativeWork",
+        self.push(json!({"@id": "ro-crate-metadata.json", "@type": "CreativeWork",
             "about": id("./"),
             "conformsTo": [id("https://w3id.org/ro/crate/1.1"), id("https://w3id.org/workflowhub/workflow-ro-crate/1.0")]}));
         self.summary.actions = plan.jobs.len();
@@ -367,9 +368,8 @@ impl Builder<'_> {
     /// A FormalParameter `#<tag>-<dir>-<name>`, added once; returns its id.
     fn formal(&mut self, tag: &str, dir: &str, name: &str, ty: &str) -> String {
         let fid = format!("#{tag}-{dir}-{name}");
-        if !self.graph.iter().any(|v| v["@id"] == fid.as_str()) {
-            self.graph
-                .push(json!({"@id": fid, "@type": "FormalParameter", "name": name,
+        if !self.index.contains_key(&fid) {
+            self.push(json!({"@id": fid, "@type": "FormalParameter", "name": name,
                 "additionalType": ty, "conformsTo": id(FORMAL_PARAMETER), "workExample": []}));
         }
         fid
@@ -384,7 +384,7 @@ impl Builder<'_> {
 
     /// Appends a reference to `target` to property `prop` of entity `entity` (once).
     fn add_ref(&mut self, entity: &str, prop: &str, target: &str) {
-        let Some(Value::Object(m)) = self.graph.iter_mut().find(|v| v["@id"] == entity) else {
+        let Some(Value::Object(m)) = self.index.get(entity).map(|&i| &mut self.graph[i]) else {
             return;
         };
         let slot = m
@@ -402,7 +402,7 @@ impl Builder<'_> {
 
     /// Copies object `digest` to `rel` and describes it as a File, the example of `fp`.
     fn copy_object(&mut self, digest: &str, rel: &str, fp: &str) -> Result<()> {
-        if self.graph.iter().any(|v| v["@id"] == rel) {
+        if self.index.contains_key(rel) {
             self.link_example(fp, rel);
             return Ok(());
         }
@@ -440,8 +440,7 @@ impl Builder<'_> {
             return Err(self.cache.corrupt_error(digest));
         }
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        self.graph
-            .push(json!({"@id": rel, "@type": "File", "name": name,
+        self.push(json!({"@id": rel, "@type": "File", "name": name,
             "contentSize": total.to_string(), "encodingFormat": media_type(name),
             "identifier": format!("blake3:{digest}")}));
         self.summary.files += 1;
