@@ -595,3 +595,57 @@ fn stages_lists_what_a_fingerprint_covers() {
     assert!(text.contains("src/physics/micromag/exchange.rs"), "{text}");
     assert!(text.contains("burn-flex "), "{text}");
 }
+
+/// `run --quiet` prints nothing at all on success (first run and cached rerun), and still
+/// prints a failing stage's error (issue 17, item 5).
+#[test]
+fn quiet_run_prints_nothing_but_errors() {
+    let (tmp, m) = project(
+        r#"
+[experiment]
+name = "demo"
+seed = 7
+
+[stages.grains]
+kind = "grain_sampling"
+count = 2
+nx = 8
+ny = 8
+
+[stages.t]
+kind = "table"
+inputs = { s = "grains.structures" }
+"#,
+    );
+    let m = m.to_str().expect("utf8");
+    for what in ["first run", "cached rerun"] {
+        let out = mexp(&["run", m, "--quiet"], tmp.path());
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{what}: stdout");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{what}: stderr");
+    }
+    std::fs::write(
+        m,
+        r#"
+[experiment]
+name = "demo"
+seed = 7
+
+[stages.broken]
+kind = "command"
+run = ["sh", "-c", "echo 'solver diverged at step 7' >&2; exit 3"]
+outputs = { out = "out.txt" }
+"#,
+    )
+    .expect("write");
+    let out = mexp(&["run", m, "-q"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "errors go to stderr"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken"), "the failed stage is named: {err}");
+    assert!(err.lines().count() >= 1);
+}

@@ -66,6 +66,8 @@ pub fn run(
         .iter()
         .filter(|&&j| before[j].state == PlanState::Cached)
         .count();
+    // `--quiet` prints nothing but errors; `--json` prints only the JSON on stdout.
+    let print_summary = !quiet && !sel.json;
     let quiet = quiet || sel.json;
     if !quiet {
         if let Some(sw) = &session.sweep {
@@ -126,6 +128,8 @@ pub fn run(
     let interrupted = CANCEL.load(Ordering::SeqCst);
     if sel.json {
         output::print_json(&output::run_json(&session, &report, &before));
+    } else if !print_summary {
+        output::print_failures(&session, &report);
     } else {
         output::print_run(
             &session,

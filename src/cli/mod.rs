@@ -102,7 +102,7 @@ enum Command {
         /// Continue independent stages after a stage fails.
         #[arg(long)]
         keep_going: bool,
-        /// No progress output.
+        /// Print nothing but errors (no progress, no per-stage lines, no summary).
         #[arg(short, long)]
         quiet: bool,
     },
@@ -224,7 +224,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_tracing(cli.verbose);
+    // `run --quiet` prints nothing but errors, warnings from the stages included.
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    init_tracing(cli.verbose, quiet);
     let result = match cli.command {
         Command::Run {
             sel,
@@ -290,8 +292,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, quiet: bool) {
     let default = match verbose {
+        0 if quiet => "error",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -291,6 +291,15 @@ pub fn print_run(
     }
 }
 
+/// Prints each failed stage's error to stderr, and nothing else (`mexp run --quiet`).
+pub fn print_failures(session: &Session, report: &RunReport) {
+    for (j, o) in report.outcomes.iter().enumerate() {
+        if let Outcome::Failed(e) = o {
+            eprintln!("FAILED {}: {e}", session.plan.jobs[j].stage.name);
+        }
+    }
+}
+
 /// Prints `show` as text.
 pub fn print_show(v: &Value) {
     let s = |k: &str| {

@@ -276,6 +276,10 @@ fn short(fingerprint: &str) -> &str {
 /// Points every (namespace, stage) ref of the ticket at the record.
 pub fn publish_refs(cache: &Cache, ticket: &JobTicket, rec: &Record) {
     for (namespace, stage) in &ticket.refs {
+        // Rewritten only when the key changed: a cached rerun writes (and fsyncs) no ref.
+        if StageRef::load(cache, namespace, stage).is_some_and(|r| r.key == rec.key) {
+            continue;
+        }
         // The history (for `mexp log`) gains a line only when the ref moves to another key.
         let _ = super::history::note_ref_change(cache, namespace, stage, &rec.key);
         let _ = StageRef::store(cache, namespace, stage, &rec.key);

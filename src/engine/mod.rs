@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod param_checks;
 pub mod plan;
 pub mod progress;
+pub mod published;
 pub mod reason;
 pub mod record;
 pub mod resolve;

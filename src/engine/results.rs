@@ -1,6 +1,10 @@
 //! After a run: readable copies of every stage's outputs under `results/<experiment>/<stage>/`
 //! (fresh copies, never links to cache objects, each folder replaced atomically), a
 //! `summary.md` per experiment (or variant), and for sweeps a summary table with one row per variant.
+//!
+//! Publishing is incremental: a stage folder is rebuilt only when it does not already show the
+//! record exactly (see [`super::published`]), and summaries and tables are written only when their
+//! bytes change ([`write_if_changed`]), so a fully cached rerun writes nothing under `results/`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -56,7 +60,9 @@ pub fn publish(
             let (key, wall, outs) = match &report.records[j] {
                 Some(rec) => {
                     let sdir = dir.join(&stage.name);
-                    publish_stage_dir(cache, rec, &sdir)?;
+                    if !super::published::is_current(&sdir, rec) {
+                        publish_stage_dir(cache, rec, &sdir)?;
+                    }
                     let outs = rec
                         .outputs
                         .values()
@@ -77,9 +83,10 @@ pub fn publish(
                 stage.name, stage.kind
             );
         }
-        fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
+        // No create_dir_all here: writing creates the folder when needed, and a no-op rerun
+        // should not cost one mkdir per variant.
         let path = dir.join("summary.md");
-        write_replacing(&path, md.as_bytes())?;
+        write_if_changed(&path, md.as_bytes())?;
         written.push(path);
     }
     if let Some(sw) = sweep {
@@ -92,23 +99,27 @@ pub fn publish(
 /// aside and renamed into place, so a reader (or a concurrent run publishing the same folder) sees
 /// the old folder or the new one, never a partial one. The copies are new files, never links to
 /// cache objects, so nothing written under `results/` can reach the cache; each object is
-/// re-hashed while it is copied, and one that fails is quarantined, not published.
+/// re-hashed while it is copied, and one that fails is quarantined, not published. The folder's
+/// marker ([`super::published::Marker`]) is written last, before the rename.
 fn publish_stage_dir(cache: &Cache, rec: &super::record::Record, dir: &Path) -> Result<()> {
     let staging = aside(dir, "new")?;
     let built = (|| {
         fs::create_dir_all(&staging).map_err(|e| EngineError::io("creating", &staging, e))?;
+        let mut files = std::collections::BTreeMap::new();
         for o in rec.outputs.values() {
             if o.dir {
                 let tree =
                     read_tree(cache, &o.digest).ok_or_else(|| cache.corrupt_error(&o.digest))?;
-                for (rel, (d, _)) in tree {
-                    copy_object(cache, &d, &staging.join(&o.file).join(rel))?;
+                for (rel, (d, size)) in tree {
+                    copy_object(cache, &d, &staging.join(&o.file).join(&rel))?;
+                    files.insert(format!("{}/{rel}", o.file), size);
                 }
             } else {
                 copy_object(cache, &o.digest, &staging.join(&o.file))?;
+                files.insert(o.file.clone(), o.bytes);
             }
         }
-        Ok(())
+        super::published::Marker::new(rec, files).write(&staging)
     })();
     if let Err(e) = built {
         let _ = fs::remove_dir_all(&staging);
@@ -225,6 +236,19 @@ fn copy_object(cache: &Cache, digest: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` only when the file does not already hold exactly those bytes, atomically
+/// (a sibling temp file renamed over it); returns whether it wrote. A rerun that changes nothing
+/// thus leaves the file (its inode and times) untouched.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let same = fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+        && fs::read(path).is_ok_and(|old| old == bytes);
+    if same {
+        return Ok(false);
+    }
+    write_replacing(path, bytes)?;
+    Ok(true)
+}
+
 /// Writes a results file atomically (a sibling temp file renamed over it), so a published file is
 /// replaced, never rewritten in place.
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -278,7 +302,6 @@ fn sweep_table(
 ) -> Result<Vec<PathBuf>> {
     let exp = &plan.variants[0].experiment.name;
     let dir = results.join(exp);
-    fs::create_dir_all(&dir).map_err(|e| EngineError::io("creating", &dir, e))?;
     // Every parameter any point sets, in order of first appearance (list sweeps may differ per point).
     let mut axes: Vec<String> = Vec::new();
     for p in &sweep.points {
@@ -340,8 +363,8 @@ fn sweep_table(
         );
     }
     let (p_csv, p_md) = (dir.join("sweep_summary.csv"), dir.join("sweep_summary.md"));
-    write_replacing(&p_csv, csv.as_bytes())?;
-    write_replacing(&p_md, md.as_bytes())?;
+    write_if_changed(&p_csv, csv.as_bytes())?;
+    write_if_changed(&p_md, md.as_bytes())?;
     let mut written = vec![p_csv, p_md];
     if sweep.replicates > 0 {
         let value = |vi: usize, col: &str| {
@@ -349,8 +372,8 @@ fn sweep_table(
         };
         let (csv, md) = super::sweep_groups::group_tables(exp, sweep, &value, &significant);
         let (g_csv, g_md) = (dir.join("sweep_groups.csv"), dir.join("sweep_groups.md"));
-        write_replacing(&g_csv, csv.as_bytes())?;
-        write_replacing(&g_md, md.as_bytes())?;
+        write_if_changed(&g_csv, csv.as_bytes())?;
+        write_if_changed(&g_md, md.as_bytes())?;
         written.extend([g_csv, g_md]);
     }
     Ok(written)

@@ -6,6 +6,7 @@
 //! number of pixels.
 
 use super::plot::{LABEL_FONT, PlotError, TICK_FONT, TITLE_FONT, drawing_error, prepare_png};
+use super::text::{GlyphBackend, wrap};
 use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -97,8 +98,11 @@ const CAPTION: u32 = 30;
 const COLORBAR_WIDTH: u32 = 22;
 const COLORBAR_AREA: u32 = 110;
 
+/// Smallest title font size: below it a long word gets a line of its own instead.
+const MIN_TITLE_FONT: u32 = 14;
+
 /// Pixel layout of a grid.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Layout {
     scale: usize,
     panel_w: u32,
@@ -106,6 +110,8 @@ struct Layout {
     cols: usize,
     rows: usize,
     title_h: u32,
+    /// The title broken into lines that fit above the panels, and its font size.
+    title: (Vec<String>, u32),
 }
 
 impl Layout {
@@ -127,14 +133,30 @@ impl Layout {
         let scale = (TARGET_PANEL / max_nx.max(max_ny)).max(1);
         let cols = grid.cols.clamp(1, grid.images.len().max(1));
         let to_px = |n: usize| u32::try_from(n * scale).unwrap_or(u32::MAX / 4);
+        let panel_w = to_px(max_nx);
+        // The title is wrapped (and shrunk only if one word is too wide) to the panels' span, so
+        // that no glyph is clipped however narrow the grid.
+        let span = cols as u32 * panel_w + (cols as u32 - 1) * GAP;
+        let title = wrap(&grid.title, TITLE_FONT, MIN_TITLE_FONT, f64::from(span));
+        let title_h = match title.0.len() as u32 {
+            0 => 0,
+            n => n * line_height(title.1) + 14,
+        };
         Self {
             scale,
-            panel_w: to_px(max_nx),
+            panel_w,
             panel_h: to_px(max_ny),
             cols,
             rows: grid.images.len().div_ceil(cols),
-            title_h: if grid.title.is_empty() { 0 } else { 44 },
+            title_h,
+            title,
         }
+    }
+
+    /// Horizontal centre of the panels' span (where the title is centred).
+    fn panels_centre(&self) -> i32 {
+        let cols = self.cols as u32;
+        (MARGIN + (cols * self.panel_w + (cols - 1) * GAP) / 2) as i32
     }
 
     fn size(&self) -> (u32, u32) {
@@ -167,7 +189,7 @@ pub fn image_grid(path: &Path, grid: &ImageGrid<'_>) -> Result<(), PlotError> {
             path.display()
         )));
     }
-    let root = BitMapBackend::new(path, image_grid_size(grid)).into_drawing_area();
+    let root = GlyphBackend(BitMapBackend::new(path, image_grid_size(grid))).into_drawing_area();
     render_image_grid(&root, grid).map_err(drawing_error(path))?;
     root.present().map_err(drawing_error(path))
 }
@@ -185,12 +207,12 @@ pub(crate) fn render_image_grid<DB: DrawingBackend>(
     grid: &ImageGrid<'_>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let layout = Layout::new(grid);
-    let (width, _) = layout.size();
     area.fill(&WHITE)?;
-    if layout.title_h > 0 {
-        let y = (MARGIN + layout.title_h / 2) as i32 - 4;
-        let x = ((width - COLORBAR_AREA) / 2) as i32;
-        area.draw_text(&grid.title, &centered(TITLE_FONT), (x, y))?;
+    let (lines, size) = &layout.title;
+    let step = line_height(*size) as i32;
+    for (i, line) in lines.iter().enumerate() {
+        let y = MARGIN as i32 + 4 + step * i as i32 + step / 2;
+        area.draw_text(line, &centered(*size), (layout.panels_centre(), y))?;
     }
     let s = layout.scale as i32;
     for (k, (caption, image)) in grid.images.iter().enumerate() {
@@ -217,6 +239,11 @@ pub(crate) fn render_image_grid<DB: DrawingBackend>(
         area.draw(&Rectangle::new(frame, BLACK.stroke_width(1)))?;
     }
     draw_colorbar(area, grid, &layout)
+}
+
+/// Distance between the baselines of two title lines at font `size`.
+fn line_height(size: u32) -> u32 {
+    (size * 23).div_ceil(20)
 }
 
 fn draw_colorbar<DB: DrawingBackend>(

@@ -3,6 +3,7 @@ use crate::report::plot::{
     ensure_font,
     tests::{assert_drawn, png_size},
 };
+use crate::report::text::GlyphBackend;
 use ndarray::Array2;
 
 #[test]
@@ -25,7 +26,7 @@ fn render(grid: &ImageGrid<'_>) -> (Vec<u8>, u32) {
     let (w, h) = image_grid_size(grid);
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let area = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let area = GlyphBackend(BitMapBackend::with_buffer(&mut buf, (w, h))).into_drawing_area();
         render_image_grid(&area, grid).unwrap();
         area.present().unwrap();
     }
@@ -121,4 +122,56 @@ fn grid_of_three_images_is_written_as_png() {
         image_grid(&path, &empty),
         Err(PlotError::NoData(_))
     ));
+}
+
+/// The titles the stages draw, at every grid size the stages use (tiny profiles to the paper's
+/// 160×160 and beyond, one panel or three): every title line fits the panels' span, and the
+/// rendered title's ink stays inside the canvas' margins (issue 17: at 160×160 the structure
+/// title was clipped to "cture (x-component of the easy axis)").
+#[test]
+fn titles_fit_at_every_grid_size() {
+    let titles = [
+        "structure (x-component of the easy axis)",
+        "grain structures: x-component of the easy axis",
+        "μ0H at z = 0.5 cm (T; colours clipped at half the maximum)",
+        "test samples: original (top) and decoded (bottom)",
+    ];
+    for n in [
+        8usize, 16, 24, 32, 48, 64, 100, 128, 160, 161, 200, 256, 320,
+    ] {
+        for (images, cols) in [(1usize, 1usize), (3, 3)] {
+            for title in titles {
+                let ims: Vec<Array2<f32>> = (0..images).map(|_| Array2::zeros((n, n))).collect();
+                let grid = ImageGrid {
+                    title: title.into(),
+                    images: ims.iter().map(|im| ("c".to_string(), im.view())).collect(),
+                    cols,
+                    colormap: Colormap::EASY_AXIS_X,
+                    colorbar_label: "u_x".into(),
+                };
+                let layout = Layout::new(&grid);
+                let (lines, size) = &layout.title;
+                assert_eq!(lines.join(" "), title, "{n}: the whole title is drawn");
+                let (w, _) = layout.size();
+                let span = f64::from(cols as u32 * layout.panel_w + (cols as u32 - 1) * GAP);
+                for line in lines {
+                    let width = crate::report::text::text_width(line, f64::from(*size));
+                    assert!(
+                        width <= span && width <= f64::from(w),
+                        "{n}: {line:?} {width} px"
+                    );
+                }
+                let (buf, w) = render(&grid);
+                let band = MARGIN as usize..(MARGIN + layout.title_h) as usize;
+                let inked: Vec<usize> = (0..w as usize)
+                    .filter(|&c| band.clone().any(|r| buf[(r * w as usize + c) * 3] < 200))
+                    .collect();
+                let (first, last) = (inked[0], inked[inked.len() - 1]);
+                assert!(
+                    first + 1 >= MARGIN as usize && last < MARGIN as usize + span as usize + 1,
+                    "{n}×{n}, {images} image(s): title ink spans columns {first}..={last} of {w}"
+                );
+            }
+        }
+    }
 }

@@ -4,3 +4,4 @@ pub mod image_grid;
 mod label_placement;
 pub mod plot;
 pub mod table;
+pub mod text;

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::label_placement::{Obstacles, PixelBox, place_marker_labels, sample_polyline};
+use super::text::{DEJAVU_SANS, GlyphBackend};
 
-/// DejaVu Sans (Bitstream Vera license, see `assets/DejaVuSans.LICENSE`).
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+/// The backend every PNG is drawn on: plotters' bitmap backend with this crate's text layout.
+pub(crate) type Png<'a> = GlyphBackend<BitMapBackend<'a>>;
 
 /// Errors producing a plot.
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +162,18 @@ fn padded_range(values: impl Iterator<Item = f64>, fraction: f64) -> Option<Rang
     Some(lo - pad..hi + pad)
 }
 
-/// Writes a line chart to `path` (PNG, [`LINE_CHART_SIZE`]).
+/// Writes a line chart to `path` (PNG, [`LINE_CHART_SIZE`]), series `k` in palette colour `k`.
 pub fn line_plot(path: &Path, chart: &LineChart) -> Result<(), PlotError> {
+    line_plot_colored(path, chart, &[])
+}
+
+/// [`line_plot`] with series `k` in palette colour `colors[k]` (series beyond `colors` in colour
+/// `k`), so that series that belong together (a prediction and its simulation) share a colour.
+pub fn line_plot_colored(
+    path: &Path,
+    chart: &LineChart,
+    colors: &[usize],
+) -> Result<(), PlotError> {
     prepare_png(path)?;
     let y_ok = |y: f64| y.is_finite() && (!chart.log_y || y > 0.0);
     let series_points = chart
@@ -179,7 +190,7 @@ pub fn line_plot(path: &Path, chart: &LineChart) -> Result<(), PlotError> {
     }
     let x_range = padded_range(points.iter().map(|p| p.0), 0.03)
         .ok_or_else(|| PlotError::NoData(format!("no drawable point for `{}`", path.display())))?;
-    let root = BitMapBackend::new(path, LINE_CHART_SIZE).into_drawing_area();
+    let root = GlyphBackend(BitMapBackend::new(path, LINE_CHART_SIZE)).into_drawing_area();
     root.fill(&WHITE).map_err(drawing_error(path))?;
     if chart.log_y {
         let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
@@ -190,20 +201,29 @@ pub fn line_plot(path: &Path, chart: &LineChart) -> Result<(), PlotError> {
         let lo_decade = lo.log10().floor();
         let hi_decade = hi.log10().ceil().max(lo_decade + 1.0);
         let y_range = 10f64.powf(lo_decade) * 0.999..10f64.powf(hi_decade) * 1.001;
-        draw_line_chart(&root, path, chart, x_range, y_range.log_scale(), 0.0)?;
+        draw_line_chart(
+            &root,
+            path,
+            chart,
+            colors,
+            x_range,
+            y_range.log_scale(),
+            0.0,
+        )?;
     } else {
         let y_range = padded_range(points.iter().map(|p| p.1), 0.05)
             .expect("x range found a point, so y has one too");
         let y_span = y_range.end - y_range.start;
-        draw_line_chart(&root, path, chart, x_range, y_range, y_span)?;
+        draw_line_chart(&root, path, chart, colors, x_range, y_range, y_span)?;
     }
     root.present().map_err(drawing_error(path))
 }
 
 fn draw_line_chart<Y>(
-    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    root: &DrawingArea<Png<'_>, Shift>,
     path: &Path,
     spec: &LineChart,
+    colors: &[usize],
     x_range: Range<f64>,
     y_range: Y,
     y_span: f64,
@@ -235,7 +255,7 @@ where
         .draw()
         .map_err(&err)?;
     for (k, series) in spec.series.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
+        let color = PALETTE[colors.get(k).copied().unwrap_or(k) % PALETTE.len()];
         let points = series
             .points
             .iter()
@@ -252,7 +272,7 @@ where
             .map_err(&err)?
             .label(series.name.as_str())
             .legend(move |(x, y)| {
-                let symbol: DynElement<'static, BitMapBackend<'_>, (i32, i32)> = match style {
+                let symbol: DynElement<'static, Png<'_>, (i32, i32)> = match style {
                     SeriesStyle::Line => {
                         PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
                             .into_dyn()
@@ -412,7 +432,7 @@ pub fn parity_plot(
         PARITY_PLOT_SIZE + y_area + 2 * margin,
         PARITY_PLOT_SIZE + x_area + caption + 2 * margin,
     );
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let root = GlyphBackend(BitMapBackend::new(path, size)).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;
     let (title_area, body) = root.split_vertically(caption + margin);
     title_area

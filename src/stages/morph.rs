@@ -13,7 +13,7 @@ use crate::learn::kovacs::vae_fit::TrainedVae;
 use crate::physics::micromag::curve::DemagCurveSolver;
 use crate::physics::micromag::grains::angles_from_easy_axis_x;
 use crate::report::image_grid::{Colormap, ImageGrid, image_grid};
-use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot};
+use crate::report::plot::{LineChart, Series, SeriesStyle, line_plot_colored};
 
 /// The `morph` stage kind.
 pub struct MorphStage;
@@ -112,39 +112,43 @@ impl Stage for MorphStage {
                 .collect::<StageResult<_>>()?;
         }
         ctx.check_cancelled()?;
-        let mut curves = Vec::new();
+        // Each α's prediction (a line) and simulation (points) share one colour.
+        let (mut curves, mut curve_colors) = (Vec::new(), Vec::new());
         for (k, al) in alphas.iter().enumerate() {
             let row: Vec<f32> = predicted.row(k).to_vec();
             curves.push(Series {
-                name: format!("predicted α={al:.1}"),
+                name: format!("α={al:.1} predicted (line)"),
                 points: anchor_curve(&row),
                 style: SeriesStyle::Line,
             });
-        }
-        for (k, s) in simulated.iter().enumerate() {
-            if let Some((_, _, pts)) = s {
+            curve_colors.push(k);
+            if let Some((_, _, pts)) = &simulated[k] {
                 curves.push(Series {
-                    name: format!("simulated α={:.1}", alphas[k]),
+                    name: format!("α={al:.1} simulated (points)"),
                     points: pts.clone(),
                     style: SeriesStyle::Markers,
                 });
+                curve_colors.push(k);
             }
         }
-        line_plot(
+        line_plot_colored(
             &ctx.output("curves")?,
             &LineChart {
-                title: "predicted (lines through anchors) and simulated curves".into(),
+                title: "predicted (lines through anchors) and simulated (points) curves".into(),
                 x_label: "H / HA".into(),
                 y_label: "M / Ms".into(),
                 series: curves,
                 markers: vec![],
                 log_y: false,
             },
+            &curve_colors,
         )?;
-        let mut series = Vec::new();
+        // Each anchor's prediction (a line) and simulation (points) share one colour.
+        let (mut series, mut colors) = (Vec::new(), Vec::new());
         for (j, name) in ANCHOR_NAMES.iter().enumerate() {
+            colors.push(j);
             series.push(Series {
-                name: format!("{name} predicted"),
+                name: format!("{name} predicted (line)"),
                 points: alphas
                     .iter()
                     .enumerate()
@@ -163,22 +167,25 @@ impl Stage for MorphStage {
                 .collect();
             if !sim.is_empty() {
                 series.push(Series {
-                    name: format!("{name} simulated"),
+                    name: format!("{name} simulated (points)"),
                     points: sim,
                     style: SeriesStyle::Markers,
                 });
+                colors.push(j);
             }
         }
-        line_plot(
+        line_plot_colored(
             &ctx.output("anchors")?,
             &LineChart {
-                title: "anchors along the latent path".into(),
+                title: "anchors along the latent path: predicted (lines), simulated (points)"
+                    .into(),
                 x_label: "α".into(),
                 y_label: "M / Ms, H / HA".into(),
                 series,
                 markers: vec![],
                 log_y: false,
             },
+            &colors,
         )?;
         ctx.write_json(
             "path",
