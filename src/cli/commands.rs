@@ -11,16 +11,18 @@ use crate::engine::cache::Cache;
 use crate::engine::executor::{Outcome, RunOptions, execute};
 use crate::engine::job_runner::{JobEnv, run_ticket};
 use crate::engine::maintenance::{self, RunGuard, human_bytes};
-use crate::engine::plan::{PlanState, statuses};
+use crate::engine::plan::{Plan, PlanState, statuses};
 use crate::engine::progress::ProgressView;
 use crate::engine::session::{Request, Session, project_root};
 use crate::engine::slurm::SlurmOptions;
+use crate::engine::targets;
 use crate::engine::ticket::JobTicket;
 use crate::engine::{EngineError, Registry};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
-fn request(sel: &Selection) -> Request {
+/// The engine's request for `sel`.
+pub(super) fn request(sel: &Selection) -> Request {
     Request {
         manifest: sel.manifest.clone(),
         profile: sel.profile.clone(),
@@ -31,7 +33,8 @@ fn request(sel: &Selection) -> Request {
     }
 }
 
-fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
+/// Opens the registry, the session of `sel` and its cache.
+pub(super) fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
     let registry = crate::stages::registry()?;
     let session = Session::open(&registry, &request(sel))?;
     let cache = Cache::open(&session.cache_dir)?;
@@ -41,6 +44,7 @@ fn open(sel: &Selection) -> Result<(Registry, Session, Cache), EngineError> {
 /// `mexp run`.
 pub fn run(
     sel: &Selection,
+    targets: &[String],
     exec: &ExecutorArgs,
     jobs: usize,
     threads: Option<usize>,
@@ -49,13 +53,18 @@ pub fn run(
 ) -> CmdResult {
     let t0 = Instant::now();
     let (registry, session, cache) = open(sel)?;
+    let restricted = restricted_plan(&session.plan, targets)?;
     check_locks(&cache)?;
     let _guard = RunGuard::shared(&cache)?;
-    let plan = &session.plan;
-    let before = statuses(plan, &cache);
-    let cached = before
+    let before = statuses(&session.plan, &cache);
+    // With targets, only the selected jobs run; the report is widened to the whole plan after.
+    let (plan, selected): (&Plan, Vec<usize>) = match &restricted {
+        Some((sub, map)) => (sub, map.clone()),
+        None => (&session.plan, (0..session.plan.jobs.len()).collect()),
+    };
+    let cached = selected
         .iter()
-        .filter(|s| s.state == PlanState::Cached)
+        .filter(|&&j| before[j].state == PlanState::Cached)
         .count();
     // `--quiet` prints nothing but errors; `--json` prints only the JSON on stdout.
     let print_summary = !quiet && !sel.json;
@@ -101,8 +110,12 @@ pub fn run(
         )?
     };
     progress.finish();
+    let report = match &restricted {
+        Some((_, map)) => targets::widen(report, map, &before),
+        None => report,
+    };
     let summaries = crate::engine::results::publish(
-        plan,
+        &session.plan,
         &report,
         &cache,
         &session.results_dir,
@@ -180,9 +193,25 @@ fn slurm_options(exec: &ExecutorArgs, keep_going: bool) -> Result<SlurmOptions, 
     Ok(opts)
 }
 
+/// The plan cut down to `targets` and what they need, and the map from its jobs to the whole
+/// plan's; `None` without targets.
+fn restricted_plan(
+    plan: &Plan,
+    targets: &[String],
+) -> Result<Option<(Plan, Vec<usize>)>, EngineError> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let keep = targets::select(plan, targets)?;
+    Ok(Some(targets::restrict(plan, &keep)))
+}
+
 /// `mexp plan`.
-pub fn plan(sel: &Selection, exec: &ExecutorArgs) -> CmdResult {
-    let (registry, session, cache) = open(sel)?;
+pub fn plan(sel: &Selection, targets: &[String], exec: &ExecutorArgs) -> CmdResult {
+    let (registry, mut session, cache) = open(sel)?;
+    if let Some((sub, _)) = restricted_plan(&session.plan, targets)? {
+        session.plan = sub;
+    }
     let st = statuses(&session.plan, &cache);
     let subs = if exec.executor == "slurm" {
         let opts = slurm_options(exec, false)?;
@@ -396,5 +425,9 @@ pub fn gc(keep: &[PathBuf], dry_run: bool, cache: Option<PathBuf>) -> CmdResult 
             ""
         }
     );
+    let verb = if dry_run { "would drop" } else { "dropped" };
+    for h in &r.pruned_history {
+        println!("{verb} history entry {h} (its record is gone)");
+    }
     Ok(0)
 }

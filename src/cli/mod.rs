@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::EngineError;
 
 mod commands;
+mod diff;
+mod export;
+mod log;
 mod output;
 
 /// mexp — reproducible computational-magnetism experiments.
@@ -20,7 +23,11 @@ mod output;
 ///   mexp run experiments/vae_nd2fe14b.toml
 ///   mexp run experiments/vae_nd2fe14b.toml --profile tiny --set vae.epochs=5 --jobs 2
 ///   mexp plan experiments/vae_nd2fe14b.toml          # what would run, and why
+///   mexp run experiments/vae_nd2fe14b.toml vae       # only `vae` and what it needs
 ///   mexp show experiments/vae_nd2fe14b.toml vae      # resolved params, key, outputs
+///   mexp diff experiments/vae_nd2fe14b.toml --profiles tiny default
+///   mexp log experiments/vae_nd2fe14b.toml vae       # the stage's results over time
+///   mexp export experiments/vae_nd2fe14b.toml --ro-crate crate/   # provenance (RO-Crate)
 ///   mexp stages demag_curve                          # parameters, defaults, docs
 #[derive(Debug, Parser)]
 #[command(name = "mexp", version, verbatim_doc_comment)]
@@ -81,6 +88,9 @@ enum Command {
     Run {
         #[command(flatten)]
         sel: Selection,
+        /// Run only these stages and what they need upstream (default: every stage).
+        #[arg(value_name = "STAGE")]
+        targets: Vec<String>,
         #[command(flatten)]
         exec: ExecutorArgs,
         /// Stages run at once.
@@ -100,6 +110,9 @@ enum Command {
     Plan {
         #[command(flatten)]
         sel: Selection,
+        /// Plan only these stages and what they need upstream (default: every stage).
+        #[arg(value_name = "STAGE")]
+        targets: Vec<String>,
         #[command(flatten)]
         exec: ExecutorArgs,
     },
@@ -110,6 +123,46 @@ enum Command {
         /// Stage name.
         stage: String,
         /// Sweep variant (v000, v001, …); default the first.
+        #[arg(long)]
+        variant: Option<String>,
+    },
+    /// Compare two variants (--variants A B), two profiles (--profiles A B), or, with neither,
+    /// each stage's last record with the plan now: parameters, input digests, metrics.
+    Diff {
+        #[command(flatten)]
+        sel: Selection,
+        /// Only these stages (default every stage).
+        #[arg(value_name = "STAGE")]
+        stages: Vec<String>,
+        /// Two variants of a sweep: v000 v003.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "profiles")]
+        variants: Vec<String>,
+        /// Two profiles (`default`: no profile).
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "profile")]
+        profiles: Vec<String>,
+        /// The sweep variant compared with --profiles or against its record (default the first).
+        #[arg(long)]
+        variant: Option<String>,
+    },
+    /// Write the cached run as a Workflow Run RO-Crate (provenance profile 0.5): one CreateAction
+    /// per stage, artifacts copied in with their blake3 digests. Every stage must be cached.
+    Export {
+        #[command(flatten)]
+        sel: Selection,
+        /// The crate's folder (must not exist or be empty).
+        #[arg(long, value_name = "DIR")]
+        ro_crate: PathBuf,
+        /// SPDX identifier of the license of the exported data.
+        #[arg(long, default_value = "CC-BY-4.0")]
+        license: String,
+    },
+    /// The history of stages' results, newest first: keys, times, and what changed between runs.
+    Log {
+        #[command(flatten)]
+        sel: Selection,
+        /// Only this stage.
+        stage: Option<String>,
+        /// Only this sweep variant (v000, v001, …); default every variant.
         #[arg(long)]
         variant: Option<String>,
     },
@@ -177,13 +230,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             sel,
+            targets,
             exec,
             jobs,
             threads,
             keep_going,
             quiet,
-        } => commands::run(&sel, &exec, jobs, threads, keep_going, quiet),
-        Command::Plan { sel, exec } => commands::plan(&sel, &exec),
+        } => commands::run(&sel, &targets, &exec, jobs, threads, keep_going, quiet),
+        Command::Plan { sel, targets, exec } => commands::plan(&sel, &targets, &exec),
         Command::Exec {
             cache,
             ticket,
@@ -196,6 +250,31 @@ pub fn main() -> ExitCode {
             stage,
             variant,
         } => commands::show(&sel, &stage, variant.as_deref()),
+        Command::Diff {
+            sel,
+            stages,
+            variants,
+            profiles,
+            variant,
+        } => diff::diff(
+            &sel,
+            &diff::DiffArgs {
+                stages: &stages,
+                variants: &variants,
+                profiles: &profiles,
+                variant: variant.as_deref(),
+            },
+        ),
+        Command::Export {
+            sel,
+            ro_crate,
+            license,
+        } => export::export(&sel, &ro_crate, &license),
+        Command::Log {
+            sel,
+            stage,
+            variant,
+        } => log::log(&sel, stage.as_deref(), variant.as_deref()),
         Command::Stages { kind, json } => commands::stages(kind.as_deref(), json),
         Command::Verify { cache } => commands::verify(&cache),
         Command::Gc {

@@ -280,6 +280,8 @@ pub fn publish_refs(cache: &Cache, ticket: &JobTicket, rec: &Record) {
         if StageRef::load(cache, namespace, stage).is_some_and(|r| r.key == rec.key) {
             continue;
         }
+        // The history (for `mexp log`) gains a line only when the ref moves to another key.
+        let _ = super::history::note_ref_change(cache, namespace, stage, &rec.key);
         let _ = StageRef::store(cache, namespace, stage, &rec.key);
     }
 }

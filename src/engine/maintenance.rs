@@ -132,6 +132,8 @@ pub struct GcReport {
     pub freed_bytes: u64,
     /// Shard folders kept because a kept manifest can resume from them.
     pub kept_shards: usize,
+    /// History entries (`<namespace>/<stage> <key>`) dropped because their records went.
+    pub pruned_history: Vec<String>,
 }
 
 /// A shared lock every run holds, and `gc` takes exclusively: gc never sweeps under a running run.
@@ -219,6 +221,7 @@ pub fn gc(cache: &Cache, roots: &[&super::session::Session], dry_run: bool) -> R
             remove(&p, dry_run, &mut report.freed_bytes)?;
         }
     }
+    report.pruned_history = super::history::prune(cache, &keep_records, dry_run)?;
     for sub in ["tmp", "corrupt"] {
         for p in read_dir_sorted(&cache.root().join(sub))? {
             remove(&p, dry_run, &mut report.freed_bytes)?;

@@ -6,10 +6,12 @@ pub mod cache;
 pub mod catalog;
 pub mod code;
 pub mod command;
+pub mod compare;
 pub mod context;
 pub mod diag;
 pub mod error;
 pub mod executor;
+pub mod history;
 pub mod job_runner;
 pub mod key;
 pub mod lock;
@@ -24,11 +26,13 @@ pub mod record;
 pub mod resolve;
 pub mod resources;
 pub mod results;
+pub mod rocrate;
 pub mod session;
 pub mod slurm;
 pub mod stage;
 pub mod sweep;
 pub mod sweep_groups;
+pub mod targets;
 pub mod ticket;
 
 pub use context::{

@@ -276,12 +276,21 @@ pub fn report_value(
     let (stage, output) = (parts.next()?, parts.next()?);
     let j = *plan.index.get(&(vi, stage.to_string()))?;
     let rec = report.records[j].as_ref()?;
-    let bytes = cache.read_intact(&rec.outputs.get(output)?.digest).ok()?;
-    let mut v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let mut v = output_json(cache, rec, output)?;
     for p in parts {
         v = v.get(p)?.clone();
     }
     Some(v)
+}
+
+/// A record's output `output` parsed as JSON (re-hashed on the way), if it is JSON.
+pub fn output_json(
+    cache: &Cache,
+    rec: &super::record::Record,
+    output: &str,
+) -> Option<serde_json::Value> {
+    let bytes = cache.read_intact(&rec.outputs.get(output)?.digest).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn sweep_table(
