@@ -122,7 +122,7 @@ pub fn run(
         session.sweep.as_ref(),
     )?;
     let page = crate::report::html::write_report(
-        plan,
+        &session.plan,
         &report,
         &before,
         &registry.catalog,
