@@ -199,3 +199,26 @@ fn a_sweep_gets_a_sortable_summary_and_one_page_per_variant_with_shared_stages_m
     assert!(html.contains("shared: 1 job for 3 variants"));
     assert_links_resolve(&top);
 }
+
+#[test]
+fn a_targeted_run_shows_the_stages_not_selected_as_skipped() {
+    let tmp = project(PIPELINE);
+    let out = mexp(&["run", "experiments/demo.toml", "gen"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let page = tmp.path().join("results/demo/index.html");
+    let html = read(&page);
+    let section = |name: &str| {
+        html.split("<section ")
+            .find(|s| s.contains(&format!("<h2>{name} ")))
+            .unwrap_or_else(|| panic!("no section {name}: {html}"))
+            .to_string()
+    };
+    assert!(section("gen").contains("badge b-ran"));
+    assert!(section("gen").contains("<caption>gen/table.csv</caption>"));
+    assert!(
+        section("sum").contains("badge b-skipped"),
+        "{}",
+        section("sum")
+    );
+    assert_links_resolve(&page);
+}
