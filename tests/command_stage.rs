@@ -8,23 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::{json, mexp};
 
 /// Everything the run printed (the summary with failures goes to stdout, progress to stderr).
 fn stderr(out: &Output) -> String {

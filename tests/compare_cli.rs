@@ -4,17 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::{json, mexp};
 
 fn ok(out: Output) -> Output {
     assert_eq!(
@@ -29,11 +25,6 @@ fn ok(out: Output) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
 
 /// gen → score (a JSON metrics file), and an unrelated stage; a profile changes gen.

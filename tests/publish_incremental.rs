@@ -5,17 +5,12 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mexp::engine::results::write_if_changed;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::mexp;
 
 fn run_ok(args: &[&str], cwd: &Path) {
     let out = mexp(args, cwd);

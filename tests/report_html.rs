@@ -4,18 +4,14 @@
 //! every link resolves, and a cached rerun that changes nothing rewrites no page.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 #[path = "support/html_links.rs"]
 mod html_links;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::mexp;
 
 fn printed(out: &Output) -> String {
     format!(

@@ -4,18 +4,12 @@
 //! the graph, artifacts are copies, and a plan with uncached stages is refused.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::mexp;
 
 const PIPE: &str = r#"
 [experiment]

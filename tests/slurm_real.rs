@@ -14,13 +14,9 @@ use std::time::Instant;
 mod artifacts;
 use artifacts::output_digests;
 
-fn mexp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mexp")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::mexp;
 
 fn text(out: &Output) -> String {
     format!(
