@@ -1,8 +1,9 @@
 //! The CI fault suite of issue 13, driving the release binary on the tiny profiles of the real
 //! experiments: `kill -9` at seeded random points followed by a rerun, 4 concurrent runs on one
 //! cache, corrupted objects, records and shards, and a full disk. Every check compares against a
-//! clean run: output digests and every byte under `results/` (except `summary.md`, which holds
-//! wall times). `#[ignore]`d so that `cargo test --release` stays fast; `.ci/run` runs it with
+//! clean run: output digests and every byte under `results/` (except the run reports `summary.md`
+//! and `index.html`, which hold this run's statuses, reasons and wall times: those must exist, their
+//! bytes are not compared). `#[ignore]`d so that `cargo test --release` stays fast; `.ci/run` runs it with
 //! `cargo test --release --test fault_suite -- --ignored --test-threads 1`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,7 +85,8 @@ fn rows(out: &Output) -> BTreeMap<String, StageRow> {
         .collect()
 }
 
-/// Every file under `dir` (relative path → bytes), except the `summary.md` files (wall times).
+/// Every file under `dir` (relative path → bytes); the run reports (`summary.md`, `index.html`:
+/// statuses and wall times of this run) map to no bytes, so only their presence is compared.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -93,9 +95,17 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "summary.md") {
+            } else {
                 let rel = p.strip_prefix(dir).expect("under").display().to_string();
-                out.insert(rel, std::fs::read(&p).expect("read result"));
+                let run_report = p
+                    .file_name()
+                    .is_some_and(|n| n == "summary.md" || n == "index.html");
+                let bytes = if run_report {
+                    Vec::new()
+                } else {
+                    std::fs::read(&p).expect("read result")
+                };
+                out.insert(rel, bytes);
             }
         }
     }

@@ -122,6 +122,34 @@ fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
         .collect();
     assert_eq!(maes.len(), 5, "{maes:?}");
     assert!(maes.iter().any(|m| *m != maes[0]), "{maes:?}");
+    // one error-bar chart per report column, not redrawn by a rerun that changes nothing
+    let chart = base.join("sweep_groups_eval_metrics_mae_mz.png");
+    let before = std::fs::metadata(&chart)
+        .expect("chart")
+        .modified()
+        .expect("mtime");
+    let rerun = Command::new(env!("CARGO_BIN_EXE_mexp"))
+        .args([
+            "run",
+            MANIFEST,
+            "--profile",
+            "tiny",
+            "--keep-going",
+            "-q",
+            "--cache",
+            cache.to_str().expect("utf-8"),
+            "--results",
+            results.to_str().expect("utf-8"),
+        ])
+        .current_dir(repo())
+        .output()
+        .expect("rerun mexp");
+    assert!(matches!(rerun.status.code(), Some(0 | 1)));
+    let after = std::fs::metadata(&chart)
+        .expect("chart")
+        .modified()
+        .expect("mtime");
+    assert_eq!(before, after, "an unchanged summary's chart is not redrawn");
     // the evaluation writes the curve behind its metrics
     let curve = std::fs::read_to_string(base.join("v005/eval/curve.csv")).expect("curve");
     assert!(

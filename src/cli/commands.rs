@@ -114,13 +114,24 @@ pub fn run(
         Some((_, map)) => targets::widen(report, map, &before),
         None => report,
     };
-    let summaries = crate::engine::results::publish(
+    let mut summaries = crate::engine::results::publish(
         &session.plan,
         &report,
         &cache,
         &session.results_dir,
         session.sweep.as_ref(),
     )?;
+    // a chart that cannot be drawn costs the reader a picture, not the run its results
+    match crate::report::spread_plot::write_spread_charts(
+        &session.plan,
+        &report,
+        &cache,
+        &session.results_dir,
+        session.sweep.as_ref(),
+    ) {
+        Ok(charts) => summaries.extend(charts),
+        Err(e) => tracing::warn!("replicate charts not drawn: {e}"),
+    }
     let page = crate::report::html::write_report(
         &session.plan,
         &report,

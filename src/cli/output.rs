@@ -287,8 +287,10 @@ pub fn print_run(
         println!("report: {}", page.display());
     }
     for s in summaries.iter().filter(|p| {
-        p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("sweep_summary"))
+        p.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n.starts_with("sweep_summary") || n.starts_with("sweep_groups")
+        })
     }) {
         println!("sweep summary: {}", s.display());
     }

@@ -52,21 +52,58 @@ impl Spread {
     }
 }
 
-/// The CSV and Markdown texts of the replicate summary. `value(variant, column)` reads one
-/// numeric report value (`None` when the variant has none, e.g. it failed).
-pub fn group_tables(
-    experiment: &str,
-    sweep: &Sweep,
-    value: &dyn Fn(usize, &str) -> Option<f64>,
-    fmt: &dyn Fn(f64) -> String,
-) -> (String, String) {
+/// One sweep point of the replicate summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    /// `p000`, `p001`, … (the point's index before replication).
+    pub point: String,
+    /// The variants it spans, `v000–v004`.
+    pub variants: String,
+    /// The point's own parameter values, one per [`GroupTable::axes`] entry (empty when unset).
+    pub own: Vec<String>,
+    /// Per report column: the spread over the point's replicates (`None`: no replicate has a value).
+    pub spreads: Vec<Option<Spread>>,
+}
+
+/// The replicate summary of a sweep: one row per point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupTable {
+    /// The points' own parameters (`<stage>.<param>`), in order of first appearance.
+    pub axes: Vec<String>,
+    /// The report columns (`<stage>.<output>.<key>`).
+    pub columns: Vec<String>,
+    /// Number of replicates per point.
+    pub replicates: usize,
+    /// One row per point.
+    pub rows: Vec<GroupRow>,
+}
+
+impl GroupRow {
+    /// `t=4, l=8`-style label of the point's own parameters (the stage prefix dropped when the
+    /// parameter name alone is unambiguous within `axes`).
+    pub fn label(&self, axes: &[String]) -> String {
+        let short = |a: &String| {
+            let param = a.split_once('.').map_or(a.as_str(), |(_, p)| p);
+            let clash = axes
+                .iter()
+                .filter(|b| b.split_once('.').map_or(b.as_str(), |(_, p)| p) == param)
+                .count()
+                > 1;
+            if clash { a.clone() } else { param.to_string() }
+        };
+        axes.iter()
+            .zip(&self.own)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(a, v)| format!("{}={}", short(a), v.trim_matches('"')))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The replicate summary. `value(variant, column)` reads one numeric report value (`None` when
+/// the variant has none, e.g. it failed).
+pub fn group_table(sweep: &Sweep, value: &dyn Fn(usize, &str) -> Option<f64>) -> GroupTable {
     let groups = sweep.points.iter().map(|p| p.group + 1).max().unwrap_or(0);
-    let members = |g: usize| -> Vec<usize> {
-        (0..sweep.points.len())
-            .filter(|&vi| sweep.points[vi].group == g)
-            .collect()
-    };
-    // The points' own parameters (not the replicates'), in order of first appearance.
     let mut axes: Vec<String> = Vec::new();
     for p in &sweep.points {
         for o in &p.overrides[..p.own_overrides] {
@@ -76,48 +113,93 @@ pub fn group_tables(
             }
         }
     }
+    let mut rows = Vec::new();
+    for g in 0..groups {
+        let vis: Vec<usize> = (0..sweep.points.len())
+            .filter(|&vi| sweep.points[vi].group == g)
+            .collect();
+        let (Some(&first), Some(&last)) = (vis.first(), vis.last()) else {
+            continue;
+        };
+        let point = &sweep.points[first];
+        let variants = if first == last {
+            point.name.clone()
+        } else {
+            format!("{}–{}", point.name, sweep.points[last].name)
+        };
+        let own = axes
+            .iter()
+            .map(|a| {
+                point.overrides[..point.own_overrides]
+                    .iter()
+                    .find(|o| format!("{}.{}", o.stage, o.param) == *a)
+                    .map_or_else(String::new, |o| display_value(&o.value))
+            })
+            .collect();
+        let spreads = sweep
+            .report
+            .iter()
+            .map(|col| {
+                let values: Vec<f64> = vis.iter().filter_map(|&vi| value(vi, col)).collect();
+                Spread::of(&values)
+            })
+            .collect();
+        rows.push(GroupRow {
+            point: format!("p{g:03}"),
+            variants,
+            own,
+            spreads,
+        });
+    }
+    GroupTable {
+        axes,
+        columns: sweep.report.clone(),
+        replicates: sweep.replicates,
+        rows,
+    }
+}
+
+/// The CSV and Markdown texts of the replicate summary (see [`group_table`]); `fmt` prints a number.
+pub fn group_tables(
+    experiment: &str,
+    sweep: &Sweep,
+    value: &dyn Fn(usize, &str) -> Option<f64>,
+    fmt: &dyn Fn(f64) -> String,
+) -> (String, String) {
+    render(experiment, &group_table(sweep, value), fmt)
+}
+
+/// CSV (one column per statistic) and Markdown (`mean ± sd [min, max] (n)` per cell) texts.
+pub fn render(
+    experiment: &str,
+    table: &GroupTable,
+    fmt: &dyn Fn(f64) -> String,
+) -> (String, String) {
     let mut header = vec!["point".to_string(), "variants".to_string()];
-    header.extend(axes.iter().cloned());
+    header.extend(table.axes.iter().cloned());
     let mut csv_header = header.clone();
-    for col in &sweep.report {
+    for col in &table.columns {
         for stat in ["mean", "sd", "min", "max", "n"] {
             csv_header.push(format!("{col}.{stat}"));
         }
     }
     let mut md_header = header;
-    md_header.extend(sweep.report.iter().cloned());
+    md_header.extend(table.columns.iter().cloned());
     let mut csv = join_csv(&csv_header);
     let mut md = format!(
         "# Replicate summary: {experiment}\n\nPer sweep point, over its {} replicates: \
          mean ± sample standard deviation [min, max] (n replicates with a value).\n\n| {} |\n|{}\n",
-        sweep.replicates,
+        table.replicates,
         md_header.join(" | "),
         "---|".repeat(md_header.len())
     );
-    for g in 0..groups {
-        let vis = members(g);
-        let Some(&first) = vis.first() else {
-            continue;
-        };
-        let point = &sweep.points[first];
-        let span = match (vis.first(), vis.last()) {
-            (Some(a), Some(b)) if a != b => {
-                format!("{}–{}", sweep.points[*a].name, sweep.points[*b].name)
-            }
-            _ => point.name.clone(),
-        };
-        let mut row = vec![format!("p{g:03}"), span];
-        row.extend(axes.iter().map(|a| {
-            point.overrides[..point.own_overrides]
-                .iter()
-                .find(|o| format!("{}.{}", o.stage, o.param) == *a)
-                .map_or_else(String::new, |o| display_value(&o.value))
-        }));
-        let mut csv_row = row.clone();
-        let mut md_row = row;
-        for col in &sweep.report {
-            let values: Vec<f64> = vis.iter().filter_map(|&vi| value(vi, col)).collect();
-            match Spread::of(&values) {
+    for row in &table.rows {
+        let mut cells = vec![row.point.clone(), row.variants.clone()];
+        cells.extend(row.own.iter().cloned());
+        let mut csv_row = cells.clone();
+        let mut md_row = cells;
+        for spread in &row.spreads {
+            match spread {
                 Some(s) => {
                     csv_row.extend([fmt(s.mean), fmt(s.sd), fmt(s.min), fmt(s.max)]);
                     csv_row.push(s.n.to_string());

@@ -4,5 +4,6 @@ pub mod html;
 pub mod image_grid;
 mod label_placement;
 pub mod plot;
+pub mod spread_plot;
 pub mod table;
 pub mod text;
