@@ -27,6 +27,16 @@ impl Stage for RolloutEvalStage {
             predictor.predict_curve(latents.slice(s![..t, ..]), field.mapv(|v| v as f32).view())?;
         let decoded = ae.decode(curve.view())?;
         let (mt, mp) = (mean_mz(&truth), mean_mz(&decoded));
+        // a rollout that grew past f32 is a failed prediction, never a number (JSON would
+        // silently write its NaN MAE as null)
+        if let Some(k) = mp.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "the recursive prediction diverged: M/Ms is not finite from step {k} \
+                 (μ0H = {} T) on",
+                field[k]
+            )
+            .into());
+        }
         let mae = mt.iter().zip(&mp).map(|(a, b)| (a - b).abs()).sum::<f64>() / mt.len() as f64;
         let threshold = ctx.f64("departure_threshold")?;
         let departure = first_departure(&mt, &mp, t, threshold);
