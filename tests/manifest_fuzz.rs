@@ -187,7 +187,9 @@ fn snapshot(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, (u64, Option<SystemT
     out
 }
 
-/// Runs mexp with a timeout: the exit code (None when killed) and its output.
+/// Runs mexp with a timeout: the exit code (None when killed) and its output. stdout and stderr
+/// are drained by threads while it runs: a child whose output outgrows the pipe buffer (a plan of
+/// 125 variants prints 73 kB) would otherwise block on its write and look hung.
 fn run_with_timeout(args: &[String], cwd: &Path, limit: Duration) -> (Option<i32>, String) {
     let mut child = Command::new(BIN)
         .args(args)
@@ -197,25 +199,42 @@ fn run_with_timeout(args: &[String], cwd: &Path, limit: Duration) -> (Option<i32
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let t0 = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
         }
         if t0.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            return (None, String::from_utf8_lossy(&out.stderr).into_owned());
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = stdout.join().expect("stdout reader");
+    let err = stderr.join().expect("stderr reader");
+    match status {
+        None => (None, String::from_utf8_lossy(&err).into_owned()),
+        Some(status) => (
+            status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            ),
+        ),
     }
-    let out = child.wait_with_output().expect("wait");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
 }
 
 fn manifests() -> Vec<(String, Vec<u8>)> {
