@@ -170,6 +170,23 @@ fn corrupted_object_is_detected_and_recomputed() {
     assert!(cache.verify_object(&digest).expect("rehash"));
 }
 
+/// Publishes a run's results and returns the text of the named summary file it wrote.
+fn publish_and_read(
+    s: &mexp::engine::session::Session,
+    r: &mexp::engine::executor::RunReport,
+    file: &str,
+) -> String {
+    let cache = Cache::open(&s.cache_dir).expect("cache");
+    let files =
+        mexp::engine::results::publish(&s.plan, r, &cache, &s.results_dir, s.sweep.as_ref())
+            .expect("publish");
+    let path = files
+        .iter()
+        .find(|p| p.ends_with(file))
+        .unwrap_or_else(|| panic!("{file} not written: {files:?}"));
+    std::fs::read_to_string(path).expect("read")
+}
+
 #[test]
 fn sweep_variants_share_identical_upstream_stages() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -185,17 +202,7 @@ fn sweep_variants_share_identical_upstream_stages() {
     common::RUNS.store(0, std::sync::atomic::Ordering::SeqCst);
     let (r, ran) = run(&reg, &s);
     assert_eq!(ran.len(), 10);
-    let cache = Cache::open(&s.cache_dir).expect("cache");
-    let files =
-        mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref())
-            .expect("publish");
-    let csv = std::fs::read_to_string(
-        files
-            .iter()
-            .find(|p| p.ends_with("sweep_summary.csv"))
-            .expect("csv"),
-    )
-    .expect("read");
+    let csv = publish_and_read(&s, &r, "sweep_summary.csv");
     assert_eq!(csv.lines().count(), 7);
     assert!(
         csv.starts_with("variant,b.offset,c.offset,c.out.value\n"),
@@ -219,17 +226,7 @@ fn replicates_repeat_every_point_and_the_summary_gives_their_spread() {
     // a and d shared, b three versions (one per replicate), c six
     assert_eq!(s.plan.jobs.len(), 1 + 1 + 3 + 6);
     let (r, _) = run(&reg, &s);
-    let cache = Cache::open(&s.cache_dir).expect("cache");
-    let files =
-        mexp::engine::results::publish(&s.plan, &r, &cache, &s.results_dir, s.sweep.as_ref())
-            .expect("publish");
-    let csv = std::fs::read_to_string(
-        files
-            .iter()
-            .find(|p| p.ends_with("sweep_groups.csv"))
-            .expect("replicate summary"),
-    )
-    .expect("read");
+    let csv = publish_and_read(&s, &r, "sweep_groups.csv");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(

@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
+
+#[path = "support/binary.rs"]
+mod binary;
+use binary::mexp;
 
 const MANIFEST: &str = "experiments/esw_kornell_replication.toml";
 
@@ -37,25 +40,22 @@ fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
 fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
     let dir = tempfile::tempdir().expect("tmp");
     let (cache, results) = (dir.path().join("cache"), dir.path().join("results"));
-    let out = Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args([
+    let run = |extra: &[&str]| {
+        let mut args = vec![
             "run",
             MANIFEST,
             "--profile",
             "tiny",
-            "--jobs",
-            "2",
-            "--threads",
-            "2",
             "--keep-going",
             "--cache",
             cache.to_str().expect("utf-8"),
             "--results",
             results.to_str().expect("utf-8"),
-        ])
-        .current_dir(repo())
-        .output()
-        .expect("run mexp");
+        ];
+        args.extend_from_slice(extra);
+        mexp(&args, &repo())
+    };
+    let out = run(&["--jobs", "2", "--threads", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The paper's literal predictor may overflow f32 at its first batch for some seeds (t = 8 with
@@ -128,22 +128,7 @@ fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
         .expect("chart")
         .modified()
         .expect("mtime");
-    let rerun = Command::new(env!("CARGO_BIN_EXE_mexp"))
-        .args([
-            "run",
-            MANIFEST,
-            "--profile",
-            "tiny",
-            "--keep-going",
-            "-q",
-            "--cache",
-            cache.to_str().expect("utf-8"),
-            "--results",
-            results.to_str().expect("utf-8"),
-        ])
-        .current_dir(repo())
-        .output()
-        .expect("rerun mexp");
+    let rerun = run(&["-q"]);
     assert!(matches!(rerun.status.code(), Some(0 | 1)));
     let after = std::fs::metadata(&chart)
         .expect("chart")

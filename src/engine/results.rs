@@ -16,7 +16,7 @@ use super::executor::{Outcome, RunReport};
 use super::plan::Plan;
 use super::record::read_tree;
 use super::sweep::Sweep;
-use crate::io::csv::quote_field;
+use crate::io::csv::csv_row;
 
 /// Writes the results folders and summaries; returns the summary files written.
 pub fn publish(
@@ -302,25 +302,11 @@ fn sweep_table(
 ) -> Result<Vec<PathBuf>> {
     let exp = &plan.variants[0].experiment.name;
     let dir = results.join(exp);
-    // Every parameter any point sets, in order of first appearance (list sweeps may differ per point).
-    let mut axes: Vec<String> = Vec::new();
-    for p in &sweep.points {
-        for o in &p.overrides {
-            let name = format!("{}.{}", o.stage, o.param);
-            if !axes.contains(&name) {
-                axes.push(name);
-            }
-        }
-    }
+    let axes = sweep.parameter_names(false);
     let mut header = vec!["variant".to_string()];
     header.extend(axes.iter().cloned());
     header.extend(sweep.report.iter().cloned());
-    let mut csv = header
-        .iter()
-        .map(|h| quote_field(h))
-        .collect::<Vec<_>>()
-        .join(",")
-        + "\n";
+    let mut csv = csv_row(&header);
     let mut md = format!(
         "# Sweep summary: {exp}\n\n| {} |\n|{}\n",
         header.join(" | "),
@@ -345,14 +331,7 @@ fn sweep_table(
                 None => String::new(),
             });
         }
-        csv.push_str(
-            &(row
-                .iter()
-                .map(|c| quote_field(c))
-                .collect::<Vec<_>>()
-                .join(",")
-                + "\n"),
-        );
+        csv.push_str(&csv_row(&row));
         let _ = writeln!(
             md,
             "| {} |",

@@ -61,6 +61,28 @@ pub struct Sweep {
     pub replicates: usize,
 }
 
+impl Sweep {
+    /// Every parameter (`<stage>.<param>`) any point sets, in order of first appearance (list
+    /// sweeps may differ per point); with `own_only`, without the replicates' parameters.
+    pub fn parameter_names(&self, own_only: bool) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for p in &self.points {
+            let overrides = if own_only {
+                &p.overrides[..p.own_overrides]
+            } else {
+                &p.overrides[..]
+            };
+            for o in overrides {
+                let name = format!("{}.{}", o.stage, o.param);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+}
+
 /// How a `[sweep]` table becomes points (`mode = "…"`, grid when absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SweepMode {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::key::display_value;
 use super::sweep::Sweep;
-use crate::io::csv::quote_field;
+use crate::io::csv::csv_row;
 
 /// Mean, sample standard deviation (0 for one value), minimum, maximum and count of `values`;
 /// `None` when there are none.
@@ -104,15 +104,7 @@ impl GroupRow {
 /// the variant has none, e.g. it failed).
 pub fn group_table(sweep: &Sweep, value: &dyn Fn(usize, &str) -> Option<f64>) -> GroupTable {
     let groups = sweep.points.iter().map(|p| p.group + 1).max().unwrap_or(0);
-    let mut axes: Vec<String> = Vec::new();
-    for p in &sweep.points {
-        for o in &p.overrides[..p.own_overrides] {
-            let name = format!("{}.{}", o.stage, o.param);
-            if !axes.contains(&name) {
-                axes.push(name);
-            }
-        }
-    }
+    let axes = sweep.parameter_names(true);
     let mut rows = Vec::new();
     for g in 0..groups {
         let vis: Vec<usize> = (0..sweep.points.len())
@@ -185,7 +177,7 @@ pub fn render(
     }
     let mut md_header = header;
     md_header.extend(table.columns.iter().cloned());
-    let mut csv = join_csv(&csv_header);
+    let mut csv = csv_row(&csv_header);
     let mut md = format!(
         "# Replicate summary: {experiment}\n\nPer sweep point, over its {} replicates: \
          mean ± sample standard deviation [min, max] (n replicates with a value).\n\n| {} |\n|{}\n",
@@ -196,13 +188,13 @@ pub fn render(
     for row in &table.rows {
         let mut cells = vec![row.point.clone(), row.variants.clone()];
         cells.extend(row.own.iter().cloned());
-        let mut csv_row = cells.clone();
+        let mut csv_cells = cells.clone();
         let mut md_row = cells;
         for spread in &row.spreads {
             match spread {
                 Some(s) => {
-                    csv_row.extend([fmt(s.mean), fmt(s.sd), fmt(s.min), fmt(s.max)]);
-                    csv_row.push(s.n.to_string());
+                    csv_cells.extend([fmt(s.mean), fmt(s.sd), fmt(s.min), fmt(s.max)]);
+                    csv_cells.push(s.n.to_string());
                     md_row.push(format!(
                         "{} ± {} [{}, {}] ({})",
                         fmt(s.mean),
@@ -213,13 +205,13 @@ pub fn render(
                     ));
                 }
                 None => {
-                    csv_row.extend(["", "", "", ""].map(String::from));
-                    csv_row.push("0".into());
+                    csv_cells.extend(["", "", "", ""].map(String::from));
+                    csv_cells.push("0".into());
                     md_row.push(String::new());
                 }
             }
         }
-        csv.push_str(&join_csv(&csv_row));
+        csv.push_str(&csv_row(&csv_cells));
         let _ = writeln!(
             md,
             "| {} |",
@@ -231,15 +223,6 @@ pub fn render(
         );
     }
     (csv, md)
-}
-
-fn join_csv(cells: &[String]) -> String {
-    cells
-        .iter()
-        .map(|c| quote_field(c))
-        .collect::<Vec<_>>()
-        .join(",")
-        + "\n"
 }
 
 #[cfg(test)]

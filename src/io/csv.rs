@@ -9,6 +9,16 @@ pub fn quote_field(field: &str) -> String {
     }
 }
 
+/// One CSV line: the cells quoted with [`quote_field`], comma-separated, ending in a newline.
+pub fn csv_row(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|c| quote_field(c))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::quote_field;
