@@ -1,7 +1,8 @@
 //! The Kornell replication study (`experiments/esw_kornell_replication.toml`) on its tiny profile:
 //! every configuration × 5 replicates runs, each new predictor option (depth, width, increment
 //! form, field scale, held field) yields metrics for every replicate, replicates differ, and the
-//! replicate summary gives one row per configuration. A toy run, not a result.
+//! replicate summary gives one row per configuration, with error-bar charts and a band figure
+//! over the replicates. A toy run, not a result.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -135,6 +136,22 @@ fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
         .modified()
         .expect("mtime");
     assert_eq!(before, after, "an unchanged summary's chart is not redrawn");
+    // Figure 8 with a band over the replicates: one band table row per configuration and field
+    // step, from every replicate with a curve, and its figure
+    let bands =
+        rows(&std::fs::read_to_string(base.join("sweep_band_eval_curve.csv")).expect("band table"));
+    assert_eq!(bands.len(), 25 * 100, "25 configurations × 100 field steps");
+    for (g, b) in groups.iter().zip(bands.iter().step_by(100)) {
+        assert_eq!(b["point"], g["point"]);
+        assert_eq!(b["n"], n(g, "mae_mz").to_string(), "{b:?}");
+        let (lo, mean, hi): (f64, f64, f64) = (
+            b["esw_mz.min"].parse().expect("min"),
+            b["esw_mz.mean"].parse().expect("mean"),
+            b["esw_mz.max"].parse().expect("max"),
+        );
+        assert!(lo <= mean && mean <= hi, "{b:?}");
+    }
+    assert!(base.join("sweep_band_eval_curve.png").is_file());
     // the evaluation writes the curve behind its metrics
     let curve = std::fs::read_to_string(base.join("v005/eval/curve.csv")).expect("curve");
     assert!(

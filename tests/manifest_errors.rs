@@ -215,3 +215,43 @@ fn unknown_sweep_mode_is_located() {
         assert_eq!(parsed.to_string(), mode);
     }
 }
+
+#[test]
+fn sweep_report_columns_and_bands_name_real_stages_and_outputs() {
+    use mexp::engine::session::{Request, Session};
+    let registry = mexp::stages::registry().expect("registry");
+    let dir = tempfile::tempdir().expect("tmp");
+    let open = |sweep_line: &str| -> String {
+        let path = dir.path().join("demo.toml");
+        let text = format!(
+            "{HEAD}[stages.grains]\nkind = \"grain_sampling\"\n\n[sweep]\n\"grains.count\" = [1, 2]\n{sweep_line}\n"
+        );
+        std::fs::write(&path, text).expect("write");
+        let request = Request {
+            manifest: path,
+            backend: "flex".into(),
+            ..Request::default()
+        };
+        match Session::open(&registry, &request) {
+            Ok(_) => panic!("expected an error for {sweep_line}"),
+            Err(e) => {
+                assert_eq!(e.exit_code(), 2, "a manifest error");
+                e.to_string()
+            }
+        }
+    };
+    let typo_stage = open("report = [\"grain.metrics.n\"]");
+    assert!(
+        typo_stage.contains("`report` names stage `grain`, which the experiment does not have")
+            && typo_stage.contains("demo.toml:10:10")
+            && typo_stage.contains("its stages are grains"),
+        "{typo_stage}"
+    );
+    let typo_output = open("bands = [{ csv = \"grains.curve\", x = \"a\", y = [\"b\"] }]");
+    assert!(
+        typo_output.contains(
+            "`bands` names output `curve` of stage `grains`, which kind `grain_sampling` does not write"
+        ) && typo_output.contains("its outputs are"),
+        "{typo_output}"
+    );
+}

@@ -132,6 +132,16 @@ pub fn run(
         Ok(charts) => summaries.extend(charts),
         Err(e) => tracing::warn!("replicate charts not drawn: {e}"),
     }
+    match crate::report::band_plot::write_band_charts(
+        &session.plan,
+        &report,
+        &cache,
+        &session.results_dir,
+        session.sweep.as_ref(),
+    ) {
+        Ok(files) => summaries.extend(files),
+        Err(e) => tracing::warn!("band figures not drawn: {e}"),
+    }
     let page = crate::report::html::write_report(
         &session.plan,
         &report,

@@ -31,6 +31,7 @@ pub mod session;
 pub mod slurm;
 pub mod stage;
 pub mod sweep;
+pub mod sweep_bands;
 pub mod sweep_groups;
 pub mod targets;
 pub mod ticket;

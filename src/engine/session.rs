@@ -137,6 +137,9 @@ impl Session {
             req.profile.as_deref(),
             variants.iter().map(|v| (v.label.as_str(), &v.experiment)),
         )?;
+        if let Some(sw) = &sweep {
+            check_sweep_outputs(&manifest, sw, &variants[0].experiment, registry)?;
+        }
         let plan = Plan::build(variants, &registry.catalog, &req.backend)?;
         let root = project_root(&req.manifest);
         Ok(Session {
@@ -147,4 +150,78 @@ impl Session {
             results_dir: req.results.clone().unwrap_or_else(|| root.join("results")),
         })
     }
+}
+
+/// Every `report` column and `bands` CSV of the sweep names a stage of the experiment and one of
+/// its kind's outputs (a typo would otherwise publish an empty column or no figure, silently).
+fn check_sweep_outputs(
+    manifest: &Manifest,
+    sweep: &Sweep,
+    experiment: &ResolvedExperiment,
+    registry: &Registry,
+) -> Result<()> {
+    let entries = manifest.sweep.as_ref().map(|d| &d.entries);
+    let refs = sweep
+        .report
+        .iter()
+        .map(|c| {
+            (
+                "report",
+                c.split('.').next().unwrap_or(""),
+                c.split('.').nth(1),
+            )
+        })
+        .chain(
+            sweep
+                .bands
+                .iter()
+                .map(|b| ("bands", b.stage.as_str(), Some(b.output.as_str()))),
+        );
+    for (key, stage, output) in refs {
+        let span = entries
+            .and_then(|e| e.get(key))
+            .and_then(|l| l.span.clone());
+        let names = || {
+            experiment
+                .stages
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(decl) = experiment.stages.iter().find(|s| s.name == stage) else {
+            return Err(EngineError::Manifest(vec![
+                manifest
+                    .diag(
+                        span,
+                        format!(
+                            "`{key}` names stage `{stage}`, which the experiment does not have"
+                        ),
+                    )
+                    .with_help(format!("its stages are {}", names())),
+            ]));
+        };
+        let Some(spec) = registry.catalog.get(&decl.kind) else {
+            continue;
+        };
+        if let Some(output) = output
+            && !spec.command
+            && !spec.outputs.contains_key(output)
+        {
+            let known: Vec<&str> = spec.outputs.keys().map(String::as_str).collect();
+            return Err(EngineError::Manifest(vec![
+                manifest
+                    .diag(
+                        span,
+                        format!(
+                            "`{key}` names output `{output}` of stage `{stage}`, which kind `{}` \
+                             does not write",
+                            decl.kind
+                        ),
+                    )
+                    .with_help(format!("its outputs are {}", known.join(", "))),
+            ]));
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,8 @@
 //! # lhs:    n = 8, seed = 1, ranges as for random (stratified: one sample per 1/n slice per axis)
 //! # any mode: replicates = [{ "fit.replicate" = 0 }, { "fit.replicate" = 1 }] repeats every point
 //! #   once per entry (seeds, held-out sets); the summary then adds mean ± sd, min and max over them
+//! # bands = [{ csv = "eval.curve", x = "field", y = ["truth", "predicted"] }]: a CSV output's
+//! #   columns banded over each point's replicates (see `sweep_bands`), drawn as one figure
 //! ```
 
 use std::fmt;
@@ -23,6 +25,7 @@ use super::error::{EngineError, Result};
 use super::key::display_value;
 use super::manifest::{Located, Manifest};
 use super::resolve::Override;
+use super::sweep_bands::{BandSpec, parse_bands};
 
 /// One point of a sweep.
 #[derive(Debug, Clone)]
@@ -59,6 +62,8 @@ pub struct Sweep {
     pub report: Vec<String>,
     /// Number of `replicates` entries (0: none); variants are point-major, replicate-minor.
     pub replicates: usize,
+    /// CSV outputs banded over each point's replicates (`bands`).
+    pub bands: Vec<BandSpec>,
 }
 
 impl Sweep {
@@ -140,7 +145,15 @@ impl fmt::Display for SweepMode {
 /// One grid/zip axis: its key, its values and where it was written.
 type Axis1<'a> = (&'a String, &'a Vec<Value>, &'a Located<Value>);
 
-const RESERVED: &[&str] = &["mode", "report", "n", "seed", "points", "replicates"];
+const RESERVED: &[&str] = &[
+    "mode",
+    "report",
+    "n",
+    "seed",
+    "points",
+    "replicates",
+    "bands",
+];
 
 /// Most points a sweep may have (every point is a resolved copy of the experiment, planned at
 /// once): beyond this, split the study into several manifests.
@@ -377,6 +390,10 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
         None => None,
         Some(located) => Some(parse_replicates(located, &err)?),
     };
+    let bands = match e.get("bands") {
+        None => Vec::new(),
+        Some(located) => parse_bands(located, &err)?,
+    };
     let total = points
         .len()
         .saturating_mul(replicates.as_ref().map_or(1, Vec::len));
@@ -432,6 +449,7 @@ pub fn expand(manifest: &Manifest) -> Result<Option<Sweep>> {
         points,
         report,
         replicates: replicates.map_or(0, |r| r.len()),
+        bands,
     }))
 }
 

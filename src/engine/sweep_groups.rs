@@ -269,6 +269,7 @@ mod tests {
             points,
             report: vec!["eval.metrics.mae".into()],
             replicates: 3,
+            bands: Vec::new(),
         };
         // variant vi's value is vi (the second point's third replicate failed: no value)
         let value = |vi: usize, _: &str| (vi != 5).then_some(vi as f64);

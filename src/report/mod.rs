@@ -1,5 +1,6 @@
 //! Outputs for people: PNG plots and Markdown/CSV tables.
 
+pub mod band_plot;
 pub mod html;
 pub mod image_grid;
 mod label_placement;

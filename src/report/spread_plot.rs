@@ -23,20 +23,44 @@ use crate::engine::sweep_groups::{GroupTable, Spread, group_table};
 pub struct SpreadChart {
     /// Title above the plot.
     pub title: String,
-    /// y-axis label (the report column).
+    /// Value-axis label (the report column).
     pub y_label: String,
-    /// One x tick per point (`p000`, …).
+    /// One label per point (`p000: t=4, l=8`), written left of its row.
     pub labels: Vec<String>,
     /// The spread per point (`None`: no value, drawn as nothing).
     pub spreads: Vec<Option<Spread>>,
 }
 
-/// Width of a chart: 40 px per point, at least 640.
-fn width(points: usize) -> u32 {
-    (160 + 40 * points as u32).clamp(640, 4000)
+/// Height of one point's row (pixels).
+const ROW: u32 = 30;
+
+/// Size of a chart: one row per point (a forest plot, so that long labels stay readable), the
+/// label column as wide as the longest label.
+fn size(chart: &SpreadChart) -> (u32, u32) {
+    let longest = chart
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0) as u32;
+    (
+        (760 + 9 * longest).min(4000),
+        (170 + ROW * chart.spreads.len() as u32).min(16_000),
+    )
 }
 
-/// Draws `chart` to `path` (PNG).
+/// Width of the label column: the longest label at the tick font, plus a margin.
+fn label_area(chart: &SpreadChart) -> u32 {
+    let longest = chart
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0) as u32;
+    (9 * longest + 24).clamp(60, 3000)
+}
+
+/// Draws `chart` to `path` (PNG): one row per point, top to bottom, the value along x.
 pub fn spread_plot(path: &Path, chart: &SpreadChart) -> Result<(), PlotError> {
     prepare_png(path)?;
     let n = chart.spreads.len();
@@ -56,33 +80,34 @@ pub fn spread_plot(path: &Path, chart: &SpreadChart) -> Result<(), PlotError> {
         )));
     }
     let pad = if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
-    let (y0, y1) = (lo - pad, hi + pad);
+    let (v0, v1) = (lo - pad, hi + pad);
+    // row i at y = n − 1 − i: the first point on top
+    let row_y = |i: usize| (n - 1 - i) as f64;
     let err = drawing_error(path);
-    let root = GlyphBackend(BitMapBackend::new(path, (width(n), 560))).into_drawing_area();
+    let root = GlyphBackend(BitMapBackend::new(path, size(chart))).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;
     let mut plot = ChartBuilder::on(&root)
-        .caption(&chart.title, ("sans-serif", TITLE_FONT))
+        .caption(&chart.title, ("sans-serif", TITLE_FONT - 4))
         .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(90)
-        .build_cartesian_2d(-0.6f64..n as f64 - 0.4, y0..y1)
+        .x_label_area_size(60)
+        .y_label_area_size(label_area(chart))
+        .build_cartesian_2d(v0..v1, -0.6f64..n as f64 - 0.4)
         .map_err(&err)?;
     let labels = chart.labels.clone();
     plot.configure_mesh()
-        .x_desc("sweep point (sweep_groups.md names its parameters)")
-        .y_desc(chart.y_label.as_str())
+        .x_desc(chart.y_label.as_str())
         .axis_desc_style(("sans-serif", LABEL_FONT))
         .label_style(("sans-serif", TICK_FONT))
-        .x_labels(n.min(40))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
+        .y_labels(n.min(400))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[labels.len() - 1 - i as usize].clone()
             } else {
                 String::new()
             }
         })
-        .y_label_formatter(&|v| format_tick(*v, y1 - y0))
+        .x_label_formatter(&|v| format_tick(*v, v1 - v0))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.12))
         .draw()
@@ -91,22 +116,22 @@ pub fn spread_plot(path: &Path, chart: &SpreadChart) -> Result<(), PlotError> {
     let color = PALETTE[0];
     for (i, s) in chart.spreads.iter().enumerate() {
         let Some(s) = s else { continue };
-        let x = i as f64;
-        let cap = |y: f64, w: f64, style: ShapeStyle| {
-            PathElement::new(vec![(x - w, y), (x + w, y)], style)
+        let y = row_y(i);
+        let cap = |x: f64, h: f64, style: ShapeStyle| {
+            PathElement::new(vec![(x, y - h), (x, y + h)], style)
         };
         let thin = grey.stroke_width(1);
         let thick = color.stroke_width(4);
         plot.draw_series([
-            PathElement::new(vec![(x, s.min), (x, s.max)], thin),
-            cap(s.min, 0.12, thin),
-            cap(s.max, 0.12, thin),
-            PathElement::new(vec![(x, s.mean - s.sd), (x, s.mean + s.sd)], thick),
-            cap(s.mean - s.sd, 0.2, color.stroke_width(2)),
-            cap(s.mean + s.sd, 0.2, color.stroke_width(2)),
+            PathElement::new(vec![(s.min, y), (s.max, y)], thin),
+            cap(s.min, 0.15, thin),
+            cap(s.max, 0.15, thin),
+            PathElement::new(vec![(s.mean - s.sd, y), (s.mean + s.sd, y)], thick),
+            cap(s.mean - s.sd, 0.25, color.stroke_width(2)),
+            cap(s.mean + s.sd, 0.25, color.stroke_width(2)),
         ])
         .map_err(&err)?;
-        plot.draw_series([Circle::new((x, s.mean), 5, BLACK.filled())])
+        plot.draw_series([Circle::new((s.mean, y), 5, BLACK.filled())])
             .map_err(&err)?;
     }
     root.present().map_err(&err)
@@ -169,7 +194,14 @@ pub fn write_spread_charts(
                     table.columns[*k], table.replicates
                 ),
                 y_label: table.columns[*k].clone(),
-                labels: table.rows.iter().map(|r| r.point.clone()).collect(),
+                labels: table
+                    .rows
+                    .iter()
+                    .map(|r| match r.label(&table.axes) {
+                        l if l.is_empty() => r.point.clone(),
+                        l => format!("{}: {l}", r.point),
+                    })
+                    .collect(),
                 spreads: table.rows.iter().map(|r| r.spreads[*k]).collect(),
             };
             spread_plot(path, &chart)?;
@@ -203,7 +235,11 @@ mod tests {
         let chart = SpreadChart {
             title: "eval.metrics.mae_mz".into(),
             y_label: "eval.metrics.mae_mz".into(),
-            labels: vec!["p000".into(), "p001".into(), "p002".into()],
+            labels: vec![
+                "p000: t=4".into(),
+                "p001: t=8".into(),
+                "p002: t=16, l=4".into(),
+            ],
             spreads: vec![spread(1.0, 0.1, 0.8, 1.3), None, spread(0.5, 0.2, 0.2, 0.9)],
         };
         spread_plot(&path, &chart).expect("draw");
@@ -211,7 +247,12 @@ mod tests {
             std::fs::File::open(&path).expect("png"),
         ));
         let reader = decoder.read_info().expect("header");
-        assert_eq!(reader.info().width, width(3));
+        assert_eq!(
+            (reader.info().width, reader.info().height),
+            size(&chart),
+            "one row per point"
+        );
+        assert_eq!(size(&chart).1, 170 + 3 * ROW);
         let empty = SpreadChart {
             spreads: vec![None, None, None],
             ..chart

@@ -203,6 +203,20 @@ fn is_current(path: &Path, fingerprint: &str) -> bool {
 }
 
 /// The names in `names` that exist in `dir`.
+/// The files of `dir` named `sweep_*<suffix>`, sorted (the sweep's charts and band tables).
+fn sweep_files(dir: &Path, suffix: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("sweep_") && n.ends_with(suffix))
+        .filter(|n| dir.join(n).is_file())
+        .collect();
+    names.sort();
+    names
+}
+
 fn existing(dir: &Path, names: &[&str]) -> Vec<String> {
     names
         .iter()
@@ -433,7 +447,15 @@ fn sweep_page(plan: &Plan, exp_dir: &Path, has_page: &[bool]) -> SweepPage {
                 "sweep_groups.csv",
                 "sweep_groups.md",
             ],
-        ),
+        )
+        .into_iter()
+        .chain(
+            sweep_files(exp_dir, ".csv")
+                .into_iter()
+                .filter(|n| n.starts_with("sweep_band_")),
+        )
+        .collect(),
+        figures: sweep_files(exp_dir, ".png"),
         tables: fs::read_to_string(exp_dir.join("sweep_groups.csv"))
             .ok()
             .and_then(|t| {

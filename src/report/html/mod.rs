@@ -159,4 +159,6 @@ pub struct SweepPage {
     pub stages: Vec<SharedStage>,
     /// Other files of the folder worth a link (sweep_summary.csv/.md), relative to the page.
     pub extra_links: Vec<String>,
+    /// The sweep's figures (replicate error bars, bands), relative to the page.
+    pub figures: Vec<String>,
 }

@@ -20,6 +20,18 @@ pub fn render_sweep(page: &SweepPage) -> String {
         let _ = write!(h, " · <a href=\"{}\">{}</a>", href(l), escape(l));
     }
     h.push_str("</p>\n</header>\n<main>\n");
+    if !page.figures.is_empty() {
+        h.push_str("<div class=\"figs\">\n");
+        for f in &page.figures {
+            let _ = writeln!(
+                h,
+                "<figure><a href=\"{0}\"><img src=\"{0}\" alt=\"{1}\"></a><figcaption>{1}</figcaption></figure>",
+                href(f),
+                escape(f)
+            );
+        }
+        h.push_str("</div>\n");
+    }
     h.push_str("<div class=\"scroll\"><table class=\"sortable\" id=\"summary\">\n<thead><tr>");
     for c in &page.header {
         let _ = write!(h, "<th>{}</th>", escape(c));

@@ -193,6 +193,7 @@ fn sweep_page_has_a_sortable_table_linking_variants_and_marks_shared_stages() {
             truncated: false,
             ratio_columns: Vec::new(),
         }],
+        figures: vec!["sweep_band_eval_curve.png".into()],
     };
     let html = render_sweep(&p);
     assert!(html.contains("<table class=\"sortable\" id=\"summary\">"));
@@ -207,6 +208,7 @@ fn sweep_page_has_a_sortable_table_linking_variants_and_marks_shared_stages() {
     assert!(html.contains("<h2>Spread over replicates</h2>"));
     assert_eq!(html.matches("<table class=\"sortable\"").count(), 2);
     assert!(html.contains("<a href=\"sweep_groups.csv\">"));
+    assert!(html.contains("<img src=\"sweep_band_eval_curve.png\""));
 }
 
 #[test]
