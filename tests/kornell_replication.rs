@@ -103,6 +103,14 @@ fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
     for g in &groups {
         assert!(n(g, "mae_mz") >= 1, "{g:?}");
     }
+    // string parameters are bare cells (`uniform`, not `"uniform"` in CSV quoting)
+    let uniform = |rows: &[BTreeMap<String, String>]| {
+        rows.iter()
+            .filter(|r| r["predictor.window_weight"] == "uniform")
+            .count()
+    };
+    assert_eq!(uniform(&groups), 6, "the paper's grid with uniform weights");
+    assert_eq!(uniform(&variants), 30);
     // replicates are different fits (seed and held-out simulation): the (4, 8) point's five MAEs
     // are not all equal
     let maes: Vec<&str> = variants

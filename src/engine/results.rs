@@ -320,13 +320,14 @@ fn sweep_table(
                 .overrides
                 .iter()
                 .find(|o| format!("{}.{}", o.stage, o.param) == *a)
-                .map_or_else(String::new, |o| super::key::display_value(&o.value))
+                .map_or_else(String::new, |o| super::key::cell_value(&o.value))
         }));
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {
                 Some(serde_json::Value::Number(n)) => {
                     n.as_f64().map_or_else(|| n.to_string(), significant)
                 }
+                Some(serde_json::Value::String(s)) => s,
                 Some(other) => other.to_string(),
                 None => String::new(),
             });

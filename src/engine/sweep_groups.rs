@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::key::display_value;
+use super::key::cell_value;
 use super::sweep::Sweep;
 use crate::io::csv::csv_row;
 
@@ -125,7 +125,7 @@ pub fn group_table(sweep: &Sweep, value: &dyn Fn(usize, &str) -> Option<f64>) ->
                 point.overrides[..point.own_overrides]
                     .iter()
                     .find(|o| format!("{}.{}", o.stage, o.param) == *a)
-                    .map_or_else(String::new, |o| display_value(&o.value))
+                    .map_or_else(String::new, |o| cell_value(&o.value))
             })
             .collect();
         let spreads = sweep
