@@ -155,7 +155,9 @@ pub fn run(
         .any(|o| matches!(o, Outcome::Failed(_)));
     let interrupted = CANCEL.load(Ordering::SeqCst);
     if sel.json {
-        output::print_json(&output::run_json(&session, &report, &before));
+        output::print_json(&output::run_json(
+            &session, &report, &before, &summaries, &page,
+        ));
     } else if !print_summary {
         output::print_failures(&session, &report);
     } else {

@@ -130,8 +130,23 @@ pub fn plan_json(
 }
 
 /// `run --json`.
-pub fn run_json(session: &Session, report: &RunReport, before: &[JobStatus]) -> Value {
+pub fn run_json(
+    session: &Session,
+    report: &RunReport,
+    before: &[JobStatus],
+    summaries: &[std::path::PathBuf],
+    page: &std::path::Path,
+) -> Value {
     let mut m = header(session, "run");
+    m.insert("report".into(), json!(page.display().to_string()));
+    m.insert(
+        "summaries".into(),
+        summaries
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .into(),
+    );
     let rows = stage_rows(session, |j, name, kind| {
         let (status, error) = match &report.outcomes[j] {
             Outcome::Cached => ("cached", None),
