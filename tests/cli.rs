@@ -74,11 +74,17 @@ fn run_twice_second_is_all_cached_and_results_are_published() {
     // the run's JSON says where its report and summaries are, and they exist
     let doc = json(&first);
     let page = std::path::PathBuf::from(doc["report"].as_str().expect("report path"));
-    assert!(page.ends_with("results/demo/index.html") && page.is_file(), "{page:?}");
+    assert!(
+        page.ends_with("results/demo/index.html") && page.is_file(),
+        "{page:?}"
+    );
     let summaries = doc["summaries"].as_array().expect("summaries");
     assert!(!summaries.is_empty());
     for s in summaries {
-        assert!(std::path::Path::new(s.as_str().expect("path")).is_file(), "{s}");
+        assert!(
+            std::path::Path::new(s.as_str().expect("path")).is_file(),
+            "{s}"
+        );
     }
     let second = mexp(&["run", m, "--json"], tmp.path());
     assert_eq!(
