@@ -254,15 +254,6 @@ pub fn display_value(v: &Value) -> String {
     }
 }
 
-/// A value as a table cell (sweep summaries): strings bare, so that a CSV reader gets `uniform`
-/// rather than `"uniform"`; everything else as [`display_value`].
-pub fn cell_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => display_value(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

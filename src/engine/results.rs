@@ -320,7 +320,7 @@ fn sweep_table(
                 .overrides
                 .iter()
                 .find(|o| format!("{}.{}", o.stage, o.param) == *a)
-                .map_or_else(String::new, |o| super::key::cell_value(&o.value))
+                .map_or_else(String::new, |o| super::sweep_groups::cell_value(&o.value))
         }));
         for col in &sweep.report {
             row.push(match report_value(plan, report, cache, vi, col) {

@@ -7,9 +7,19 @@
 
 use std::fmt::Write as _;
 
-use super::key::cell_value;
+use super::key::display_value;
 use super::sweep::Sweep;
 use crate::io::csv::csv_row;
+
+/// A value as a table cell (sweep summaries): strings bare, so that a CSV reader gets `uniform`
+/// rather than `"uniform"`; everything else as [`display_value`]. (Kept out of `key.rs`, which
+/// every stage's fingerprint covers: a display helper there would invalidate every cached stage.)
+pub fn cell_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => display_value(other),
+    }
+}
 
 /// Mean, sample standard deviation (0 for one value), minimum, maximum and count of `values`;
 /// `None` when there are none.
