@@ -71,6 +71,21 @@ fn every_configuration_and_option_runs_over_five_replicates_at_tiny_scale() {
         }
     }
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    // each failed variant keeps its own log (the same stage name in several variants)
+    let logs: std::collections::BTreeSet<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter_map(|l| l.trim().strip_prefix("log: "))
+        .collect();
+    let failures = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.contains("FAILED"))
+        .count();
+    assert_eq!(logs.len(), failures, "{stdout}");
+    for log in &logs {
+        assert!(std::path::Path::new(log).is_file(), "{log}");
+    }
     let base = results.join("esw_kornell_replication");
     let groups = rows(&std::fs::read_to_string(base.join("sweep_groups.csv")).expect("groups"));
     assert_eq!(groups.len(), 25, "one row per configuration");

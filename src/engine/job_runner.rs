@@ -168,10 +168,20 @@ pub fn run_ticket(
         env.progress.update(|t| t.running -= 1);
     }
     drop(ctx);
+    // the kept log is named by stage and key: the same stage of several sweep variants failing
+    // must not overwrite one another's logs
     let fail = |msg: String| {
-        let kept = cache.root().join("tmp").join(format!("failed-{name}.log"));
+        let kept = cache
+            .root()
+            .join("tmp")
+            .join(format!("failed-{name}-{label}.log"));
         let _ = fs::copy(&log_path, &kept);
         let _ = fs::remove_dir_all(&staging);
+        if announce {
+            let first = msg.lines().next().unwrap_or_default();
+            env.progress
+                .println(&format!("✘ {name} ({wall:.1} s): {first}"));
+        }
         format!("{msg}\n  log: {}", kept.display())
     };
     let interrupted = || env.cancel.load(Ordering::Relaxed);
