@@ -34,15 +34,20 @@ pub struct SpreadChart {
 /// Height of one point's row (pixels).
 const ROW: u32 = 30;
 
-/// Size of a chart: one row per point (a forest plot, so that long labels stay readable), the
-/// label column as wide as the longest label.
-fn size(chart: &SpreadChart) -> (u32, u32) {
-    let longest = chart
+/// Characters in the longest point label.
+fn longest_label(chart: &SpreadChart) -> u32 {
+    chart
         .labels
         .iter()
         .map(|l| l.chars().count())
         .max()
-        .unwrap_or(0) as u32;
+        .unwrap_or(0) as u32
+}
+
+/// Size of a chart: one row per point (a forest plot, so that long labels stay readable), the
+/// label column as wide as the longest label.
+fn size(chart: &SpreadChart) -> (u32, u32) {
+    let longest = longest_label(chart);
     (
         (760 + 9 * longest).min(4000),
         (170 + ROW * chart.spreads.len() as u32).min(16_000),
@@ -51,13 +56,7 @@ fn size(chart: &SpreadChart) -> (u32, u32) {
 
 /// Width of the label column: the longest label at the tick font, plus a margin.
 fn label_area(chart: &SpreadChart) -> u32 {
-    let longest = chart
-        .labels
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0) as u32;
-    (9 * longest + 24).clamp(60, 3000)
+    (9 * longest_label(chart) + 24).clamp(60, 3000)
 }
 
 /// Draws `chart` to `path` (PNG): one row per point, top to bottom, the value along x.
