@@ -122,25 +122,31 @@ pub fn run(
         session.sweep.as_ref(),
     )?;
     // a chart that cannot be drawn costs the reader a picture, not the run its results
-    match crate::report::spread_plot::write_spread_charts(
-        &session.plan,
-        &report,
-        &cache,
-        &session.results_dir,
-        session.sweep.as_ref(),
-    ) {
-        Ok(charts) => summaries.extend(charts),
-        Err(e) => tracing::warn!("replicate charts not drawn: {e}"),
-    }
-    match crate::report::band_plot::write_band_charts(
-        &session.plan,
-        &report,
-        &cache,
-        &session.results_dir,
-        session.sweep.as_ref(),
-    ) {
-        Ok(files) => summaries.extend(files),
-        Err(e) => tracing::warn!("band figures not drawn: {e}"),
+    type Drawer = fn(
+        &crate::engine::plan::Plan,
+        &crate::engine::executor::RunReport,
+        &crate::engine::cache::Cache,
+        &std::path::Path,
+        Option<&crate::engine::sweep::Sweep>,
+    ) -> Result<Vec<std::path::PathBuf>, crate::report::plot::PlotError>;
+    let drawers: [(&str, Drawer); 2] = [
+        (
+            "replicate charts",
+            crate::report::spread_plot::write_spread_charts,
+        ),
+        ("band figures", crate::report::band_plot::write_band_charts),
+    ];
+    for (what, draw) in drawers {
+        match draw(
+            &session.plan,
+            &report,
+            &cache,
+            &session.results_dir,
+            session.sweep.as_ref(),
+        ) {
+            Ok(files) => summaries.extend(files),
+            Err(e) => tracing::warn!("{what} not drawn: {e}"),
+        }
     }
     let page = crate::report::html::write_report(
         &session.plan,

@@ -203,14 +203,14 @@ fn is_current(path: &Path, fingerprint: &str) -> bool {
 }
 
 /// The names in `names` that exist in `dir`.
-/// The files of `dir` named `sweep_*<suffix>`, sorted (the sweep's charts and band tables).
-fn sweep_files(dir: &Path, suffix: &str) -> Vec<String> {
+/// The files of `dir` named `sweep_*`, sorted (the sweep's tables and charts), read once.
+fn sweep_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with("sweep_") && n.ends_with(suffix))
+        .filter(|n| n.starts_with("sweep_"))
         .filter(|n| dir.join(n).is_file())
         .collect();
     names.sort();
@@ -433,6 +433,7 @@ fn sweep_page(plan: &Plan, exp_dir: &Path, has_page: &[bool]) -> SweepPage {
             }
         })
         .collect();
+    let sweep_files = sweep_files(exp_dir);
     SweepPage {
         title: plan.variants[0].experiment.name.clone(),
         header,
@@ -450,12 +451,17 @@ fn sweep_page(plan: &Plan, exp_dir: &Path, has_page: &[bool]) -> SweepPage {
         )
         .into_iter()
         .chain(
-            sweep_files(exp_dir, ".csv")
-                .into_iter()
-                .filter(|n| n.starts_with("sweep_band_")),
+            sweep_files
+                .iter()
+                .filter(|n| n.starts_with("sweep_band_") && n.ends_with(".csv"))
+                .cloned(),
         )
         .collect(),
-        figures: sweep_files(exp_dir, ".png"),
+        figures: sweep_files
+            .iter()
+            .filter(|n| n.ends_with(".png"))
+            .cloned()
+            .collect(),
         tables: fs::read_to_string(exp_dir.join("sweep_groups.csv"))
             .ok()
             .and_then(|t| {
